@@ -1,0 +1,36 @@
+# pggraph — see README.md. Every target runs as root on Debian 12.
+GO      ?= go
+BIN     := bin
+# Debian packages the tests need; deploy/deps.sh installs the missing ones.
+DEBS    := postgresql postgresql-client openssh-server openssh-client
+TESTFLAGS ?= -count=1 -timeout 15m
+
+.PHONY: all build deps check test bench demo demo-stop clean
+
+all: build
+
+## build: all programs into ./bin/
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+
+## deps: install the Debian packages the tests and the demo need
+deps:
+	@deploy/deps.sh $(DEBS)
+
+## check: formatting and go vet
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+
+## test: every test, with real PostgreSQL and sshd started on loopback
+test: deps build check
+	$(GO) test $(TESTFLAGS) ./...
+
+## bench: the benchmarks, with ratios against a baseline measured in the same run
+bench: deps build
+	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./tunnel/
+
+clean:
+	rm -rf $(BIN)
