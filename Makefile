@@ -32,5 +32,12 @@ test: deps build check
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./tunnel/
 
+## demo: pggraph end to end on this machine (see README "Demo"); demo-stop ends it
+demo: deps build
+	@deploy/demo.sh start
+
+demo-stop:
+	@deploy/demo.sh stop
+
 clean:
 	rm -rf $(BIN)

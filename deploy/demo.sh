@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# deploy/demo.sh — pggraph end to end on this machine, as root.
+#
+#   deploy/demo.sh start   (make demo)       start everything, print how to use it
+#   deploy/demo.sh stop    (make demo-stop)  stop everything the demo started, by PID
+#
+# What it runs today: a client PostgreSQL behind a database host's sshd and a
+# bastion sshd limited by PermitOpen (the test rig, on free loopback ports),
+# two clients' config.ini files (acme: twin tunnel through the bastion; beta:
+# direct tunnel to the database host), and pggraph-forward holding acme's
+# tunnel open, proved with a real psql query. State lives in $DEMO_DIR.
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+state=${DEMO_DIR:-/run/pggraph-demo}
+
+die() { echo "demo: $*" >&2; exit 1; }
+running() { [[ -n ${1:-} ]] && kill -0 "$1" 2>/dev/null; }
+
+# wait_for FILE PATTERN PID SECONDS: until FILE has PATTERN, PID dies, or time is up.
+wait_for() {
+	local file=$1 pattern=$2 pid=$3 secs=$4 i
+	for ((i = 0; i < secs * 10; i++)); do
+		grep -q -- "$pattern" "$file" 2>/dev/null && return 0
+		running "$pid" || { cat "$file" >&2; die "process $pid ended before: $pattern"; }
+		sleep 0.1
+	done
+	cat "$file" >&2
+	die "no '$pattern' after ${secs}s"
+}
+
+free_port() {
+	local p
+	while :; do
+		p=$((20000 + RANDOM % 30000))
+		[[ -z $(ss -Htln "sport = :$p") ]] && { echo "$p"; return; }
+	done
+}
+
+# client NAME DIR MODE: write a config.ini (mode 0600) for the rig's PostgreSQL.
+client() {
+	local name=$1 dir=$2 mode=$3 server port twin second
+	mkdir -p "$dir"
+	case $mode in
+	twin) server=127.0.0.1 port=$RIG_BASTION_PORT twin=yes second=127.0.0.1:$RIG_DBHOST_PORT ;;
+	direct) server=127.0.0.1 port=$RIG_DBHOST_PORT twin=no second= ;;
+	esac
+	(umask 077 && cat >"$dir/config.ini") <<INI
+[install]
+directory = $dir
+www_path  = pggraph/$name
+title     = ${name^^} demo client
+
+[local]
+database = pggraph
+prefix   = $name
+port     = 5432
+host     = localhost
+user     = pggraph
+password =
+
+[remote]
+user       = $RIG_PG_MONITOR_USER
+password   = $RIG_PG_MONITOR_PASSWORD
+host       = localhost
+local_port = $(free_port)
+databases  = *
+
+[pggraph]
+interval   = 10
+max_images = 10
+delay      = 7
+
+[ssh]
+user          = $RIG_USER
+password      =
+keyfile       = $RIG_KEY
+server        = $server
+port          = $port
+bind_port     = $RIG_PG_PORT
+bind_address  = 127.0.0.1
+twin_tunnel   = $twin
+second_server = $second
+known_hosts   = $RIG_KNOWN_HOSTS
+INI
+}
+
+start() {
+	if [[ -f $state/rig.pid ]] && running "$(cat "$state/rig.pid")"; then
+		die "already running (state in $state); run 'make demo-stop' first"
+	fi
+	rm -rf "$state"
+	install -d -m 0755 "$state"
+	install -d -m 0700 "$state/clients"
+	cd "$root"
+	make -s build
+
+	echo "demo: starting PostgreSQL, a bastion sshd and a database-host sshd on loopback…"
+	deploy/rig up --base "$state/rigs" >"$state/rig.env" 2>"$state/rig.log" &
+	echo $! >"$state/rig.pid"
+	wait_for "$state/rig.log" "rig ready" "$!" 120
+	# shellcheck disable=SC1091
+	. "$state/rig.env"
+
+	client acme "$state/clients/acme" twin
+	client beta "$state/clients/beta" direct
+
+	echo "demo: pggraph-forward $state/clients/acme (twin tunnel through the bastion)…"
+	bin/pggraph-forward "$state/clients/acme" >"$state/forward-acme.log" 2>&1 &
+	echo $! >"$state/forward.pid"
+	wait_for "$state/forward-acme.log" "Press Ctrl-C" "$!" 30
+
+	local port
+	port=$(sed -n 's/^local_port = //p' "$state/clients/acme/config.ini")
+	(umask 077 && echo "localhost:$port:*:$RIG_PG_MONITOR_USER:$RIG_PG_MONITOR_PASSWORD" >"$state/pgpass")
+	echo "demo: a psql query through the tunnel:"
+	PGPASSFILE=$state/pgpass psql -X -d template1 -U "$RIG_PG_MONITOR_USER" -h localhost -p "$port" \
+		-c "SELECT current_user, inet_server_port() AS server_port, version()"
+
+	cat <<MSG
+
+demo: ready.
+  pggraph-forward output:  $state/forward-acme.log
+$(sed 's/^/    /' "$state/forward-acme.log")
+  try it:     PGPASSFILE=$state/pgpass psql -d template1 -U $RIG_PG_MONITOR_USER -h localhost -p $port
+  clients:    $state/clients/acme/config.ini (twin tunnel), $state/clients/beta/config.ini (direct)
+              bin/pggraph-forward $state/clients/beta   # the direct one, by hand
+  sshd logs:  $RIG_BASTION_LOG (bastion), $RIG_DBHOST_LOG (db host)
+  stop:       make demo-stop
+MSG
+}
+
+stop() {
+	local pid
+	if [[ -f $state/forward.pid ]]; then
+		pid=$(cat "$state/forward.pid")
+		running "$pid" && kill -TERM "$pid" && echo "demo: stopped pggraph-forward ($pid)"
+	fi
+	if [[ -f $state/rig.pid ]]; then
+		pid=$(cat "$state/rig.pid")
+		if running "$pid"; then
+			kill -TERM "$pid"
+			for _ in $(seq 100); do running "$pid" || break; sleep 0.1; done
+			echo "demo: stopped the rig ($pid)"
+		fi
+	fi
+	if [[ -f $state/rig.env ]]; then
+		dir=$(sed -n "s/^RIG_DIR='\(.*\)'$/\1/p" "$state/rig.env")
+		[[ -n $dir && -d $dir ]] && "$root/deploy/rig" down "$dir"
+	fi
+	rm -rf "$state"
+	echo "demo: stopped; nothing left running"
+}
+
+case ${1:-} in
+start) start ;;
+stop) stop ;;
+*) echo "usage: deploy/demo.sh start|stop" >&2; exit 2 ;;
+esac
