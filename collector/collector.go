@@ -101,6 +101,11 @@ type Snapshot struct {
 	ServerStart time.Time        // pg_postmaster_start_time()
 	Version     int              // server_version_num
 	Rows        map[string][]Row // by group name
+	// Columns names, per group, the columns of its rows' Values in order,
+	// so that a snapshot saved by an older pggraph with other columns
+	// still lines up. A group missing here is taken to have the columns
+	// of its current definition.
+	Columns map[string][]string
 }
 
 // Row is one object's raw values in a snapshot.
