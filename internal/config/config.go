@@ -89,7 +89,19 @@ type PGGraph struct {
 	// Delay is how long to wait for the tunnel before giving up: whole
 	// seconds, 1–300 (default 7s). The file holds seconds.
 	Delay time.Duration
+	// KeepRaw, KeepHourly and KeepDaily are how long the central database
+	// keeps raw samples (default 35 days), hourly rollups (400 days) and
+	// daily rollups (1825 days, 5 years). The file holds whole days:
+	// keep_raw_days, keep_hourly_days, keep_daily_days.
+	KeepRaw, KeepHourly, KeepDaily time.Duration
+	// LogFile, when set, is an absolute path that pggraph-collect appends
+	// its log lines to (info level, or debug with -v); "" logs to stderr
+	// only.
+	LogFile string
 }
+
+// Day is the unit of the keep_*_days keys.
+const Day = 24 * time.Hour
 
 // SSH is [ssh]: the tunnel to the client's database host.
 type SSH struct {
@@ -128,10 +140,13 @@ type SSH struct {
 // user, or empty when its home directory is unknown.
 func Default() *Config {
 	c := &Config{
-		Local:   Local{Database: "pggraph", Port: 5432, Host: "localhost", User: "pggraph"},
-		Remote:  Remote{Host: "localhost", LocalPort: 7555},
-		PGGraph: PGGraph{Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second},
-		SSH:     SSH{User: "cmd", Port: 22, BindPort: 5432, BindAddress: "localhost"},
+		Local:  Local{Database: "pggraph", Port: 5432, Host: "localhost", User: "pggraph"},
+		Remote: Remote{Host: "localhost", LocalPort: 7555},
+		PGGraph: PGGraph{
+			Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second,
+			KeepRaw: 35 * Day, KeepHourly: 400 * Day, KeepDaily: 1825 * Day,
+		},
+		SSH: SSH{User: "cmd", Port: 22, BindPort: 5432, BindAddress: "localhost"},
 	}
 	if home, err := os.UserHomeDir(); err == nil {
 		c.SSH.Keyfile = filepath.Join(home, ".ssh", "id_ed25519")
