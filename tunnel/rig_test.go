@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,35 +15,13 @@ import (
 	"github.com/pggraph/pggraph/internal/rig"
 )
 
-// testRig starts the package's one rig (real PostgreSQL and sshd) on first
-// use; TestMain closes it.
-type testRig struct {
-	once sync.Once
-	rig  *rig.Rig
-	err  error
-}
-
-func (r *testRig) get(tb testing.TB) *rig.Rig {
-	tb.Helper()
-	r.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		r.rig, r.err = rig.Start(ctx, rig.Options{})
-	})
-	if r.err != nil {
-		tb.Fatalf("start rig (PostgreSQL + sshd): %v", r.err)
-	}
-	return r.rig
-}
-
-var shared testRig
+// shared is the package's one rig, started on first use.
+var shared rig.Lazy
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if shared.rig != nil {
-		if err := shared.rig.Close(); err != nil {
-			fmt.Fprintln(os.Stderr, "close rig:", err)
-		}
+	if err := shared.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "close rig:", err)
 	}
 	os.Exit(code)
 }
@@ -53,7 +30,7 @@ func TestMain(m *testing.M) {
 func pgTarget(r *rig.Rig) string { return fmt.Sprintf("127.0.0.1:%d", r.PG.Port) }
 
 func TestRealModes(t *testing.T) {
-	r := shared.get(t)
+	r := shared.Get(t)
 	tests := []struct {
 		name        string
 		hops        []string
@@ -112,7 +89,7 @@ func TestRealModes(t *testing.T) {
 // TestRealKeyTypes logs in to the real sshd with each supported key type,
 // and checks the refusals of keys it cannot use.
 func TestRealKeyTypes(t *testing.T) {
-	r := shared.get(t)
+	r := shared.Get(t)
 	tests := []struct {
 		name    string
 		key     string
@@ -155,7 +132,7 @@ func TestRealKeyTypes(t *testing.T) {
 // host's sshd and the legacy port; a twin tunnel whose second server is
 // anything else is refused, and says so.
 func TestRealBastionRefusal(t *testing.T) {
-	r := shared.get(t)
+	r := shared.Get(t)
 	_, err := Open(t.Context(), Config{
 		Hops: []string{r.Bastion.Addr, pgTarget(r)}, Target: pgTarget(r), User: r.User,
 		Keyfile: r.Keys.ED25519, KnownHosts: r.KnownHosts, Timeout: 10 * time.Second,
@@ -168,7 +145,7 @@ func TestRealBastionRefusal(t *testing.T) {
 // BenchmarkOpen measures opening a chain to the real sshd: direct (one hop)
 // and twin (bastion, then db host).
 func BenchmarkOpen(b *testing.B) {
-	r := shared.get(b)
+	r := shared.Get(b)
 	for _, bm := range []struct {
 		name string
 		hops []string
@@ -193,7 +170,7 @@ func BenchmarkOpen(b *testing.B) {
 // tunnel (the baseline) and through each kind of tunnel, and reports the
 // ratio to the baseline measured in the same run.
 func BenchmarkQueries100(b *testing.B) {
-	r := shared.get(b)
+	r := shared.Get(b)
 	connect := func(hops []string) *pgx.Conn {
 		tun, err := Open(b.Context(), Config{Hops: hops, Target: pgTarget(r), User: r.User, Keyfile: r.Keys.ED25519, KnownHosts: r.KnownHosts})
 		if err != nil {

@@ -25,27 +25,8 @@ import (
 // what `make build` ships.
 var binary = filepath.Join("..", "..", "bin", "pggraph-forward")
 
-// testRig starts the package's one rig on first use; TestMain closes it.
-type testRig struct {
-	once sync.Once
-	rig  *rig.Rig
-	err  error
-}
-
-func (r *testRig) get(t *testing.T) *rig.Rig {
-	t.Helper()
-	r.once.Do(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-		defer cancel()
-		r.rig, r.err = rig.Start(ctx, rig.Options{})
-	})
-	if r.err != nil {
-		t.Fatalf("start rig (PostgreSQL + sshd): %v", r.err)
-	}
-	return r.rig
-}
-
-var shared testRig
+// shared is the package's one rig, started on first use.
+var shared rig.Lazy
 
 func TestMain(m *testing.M) {
 	build := exec.Command("go", "build", "-o", binary, ".")
@@ -55,8 +36,8 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
-	if shared.rig != nil {
-		shared.rig.Close()
+	if err := shared.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "close rig:", err)
 	}
 	os.Exit(code)
 }
@@ -104,7 +85,7 @@ func writeConfig(t *testing.T, c *config.Config) string {
 }
 
 func TestForwardWithPsql(t *testing.T) {
-	r := shared.get(t)
+	r := shared.Get(t)
 	c := twinConfig(t, r)
 	dir := filepath.Dir(writeConfig(t, c))
 
@@ -296,7 +277,7 @@ func hostPort(t *testing.T, addr string) (string, int) {
 // TestFailures: every failure is a non-zero exit within bounded time, with
 // one line naming the client, the step and the cause, and no password.
 func TestFailures(t *testing.T) {
-	r := shared.get(t)
+	r := shared.Get(t)
 	const sshPassword = "ssh-pw-never-shown-7Qx"
 	tests := []struct {
 		name     string
