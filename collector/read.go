@@ -243,8 +243,15 @@ func readGroup(ctx context.Context, conn *pgx.Conn, g Group, sql string, db uint
 		return nil, fmt.Errorf("read %s: %w", g.Name, err)
 	}
 	defer rows.Close()
+	fds := rows.FieldDescriptions()
+	if len(fds) == 0 { // pgx reports a failed query's error on Close
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", g.Name, err)
+		}
+	}
 	pos := map[string]int{}
-	for i, fd := range rows.FieldDescriptions() {
+	for i, fd := range fds {
 		pos[fd.Name] = i
 	}
 	at := func(name string) (int, error) {
