@@ -1,0 +1,145 @@
+// Command pggraph-admin looks after pggraph's central PostgreSQL: it sets
+// up the databases and roles, and lists and removes clients.
+//
+// Usage:
+//
+//	pggraph-admin setup [-config FILE] [-db NAME]
+//	pggraph-admin client list [-config FILE] [-db NAME]
+//	pggraph-admin client remove [-config FILE] [-db NAME] PREFIX
+//
+// It reaches the central PostgreSQL like psql does: PGHOST, PGPORT,
+// PGUSER, PGPASSWORD (and the other libpq variables) and ~/.pgpass, or
+// the local socket as the current OS user. With -config FILE (a client's
+// config.ini or its install directory) it uses that file's [local]
+// section instead: host, port, user, password and the samples database.
+//
+// setup creates what is missing — roles pggraph and pggraph_web,
+// databases pggraph (or -db NAME), pggraph_clients and pggraph_users
+// owned by pggraph — and applies pending schema versions; running it again
+// changes nothing. It needs a superuser, or a role with CREATEROLE and
+// CREATEDB (which then becomes a member of pggraph); once everything
+// exists, pggraph itself may run it to apply new schema versions. It sets
+// no passwords: give pggraph and pggraph_web one with psql's \password, or
+// use peer authentication.
+//
+// client list prints every registered client with its last collection.
+// client remove drops a client's tables in the samples database and
+// deletes its row in pggraph_clients.clients, at once and without asking;
+// it refuses while a collection of the client runs.
+//
+// Exit codes: 0 success; 1 a database step failed; 2 bad usage or
+// config.ini. Every failure is one line on stderr:
+// pggraph-admin: <subcommand>: <cause>.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	if err != nil && !errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintln(os.Stderr, "pggraph-admin: "+oneLine(err))
+	}
+	os.Exit(exitCode(err))
+}
+
+// usage is the summary printed for bad usage and -h.
+const usage = `usage:
+  pggraph-admin setup [-config FILE] [-db NAME]
+  pggraph-admin client list [-config FILE] [-db NAME]
+  pggraph-admin client remove [-config FILE] [-db NAME] PREFIX
+Without -config, the server is reached like psql: PGHOST, PGPORT, PGUSER,
+PGPASSWORD, ~/.pgpass.`
+
+// usageError is bad usage or a bad config.ini: exit code 2.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+// exitCode maps run's error to the documented exit codes.
+func exitCode(err error) int {
+	var u usageError
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &u):
+		return 2
+	default:
+		return 1
+	}
+}
+
+// oneLine keeps an error message on one line (errors.Join uses newlines).
+func oneLine(err error) string {
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+// command is one subcommand.
+type command interface {
+	// run does the work; args are those after the subcommand's name.
+	run(ctx context.Context, args []string) error
+}
+
+// streams are where a command reads and writes: stdout for results,
+// stderr for usage and warnings. stdin is for commands to come that read
+// passwords (user add, user passwd).
+type streams struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+}
+
+// run parses the subcommand and runs it. Its errors start with the
+// subcommand's name; usage errors are usageErrors.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	s := streams{stdin, stdout, stderr}
+	commands := map[string]command{
+		"setup":         &setupCommand{streams: s},
+		"client list":   &clientListCommand{streams: s},
+		"client remove": &clientRemoveCommand{streams: s},
+	}
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return usageError{errors.New("no command")}
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	}
+	name, rest := args[0], args[1:]
+	if name == "client" {
+		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
+			fmt.Fprintln(stderr, usage)
+			return usageError{errors.New("client: want list or remove")}
+		}
+		name, rest = "client "+rest[0], rest[1:]
+	}
+	cmd, ok := commands[name]
+	if !ok {
+		fmt.Fprintln(stderr, usage)
+		return usageError{fmt.Errorf("unknown command %q", name)}
+	}
+	if err := cmd.run(ctx, rest); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		var u usageError
+		if errors.As(err, &u) {
+			return usageError{fmt.Errorf("%s: %w", name, u.err)}
+		}
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	return nil
+}

@@ -1,0 +1,174 @@
+package store
+
+import (
+	"encoding/json"
+	"math"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pggraph/pggraph/collector"
+)
+
+func TestSnapshotEncoding(t *testing.T) {
+	taken := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
+	tests := []struct {
+		name string
+		snap *collector.Snapshot
+	}{
+		{"empty", &collector.Snapshot{}},
+		{"no rows", &collector.Snapshot{Taken: taken, Version: 90600, Rows: map[string][]collector.Row{}}},
+		{"values", &collector.Snapshot{Taken: taken, Rows: map[string][]collector.Row{"g": {{
+			Values: []float64{math.NaN(), math.Inf(1), math.Inf(-1), math.Copysign(0, -1), 1e21, 1e-7, 0.1 + 0.2,
+				math.MaxFloat64, -math.SmallestNonzeroFloat64, 123456789012345678, float64(1 << 53)},
+		}}}}},
+		{"strings", &collector.Snapshot{Taken: taken, Rows: map[string][]collector.Row{"g\"\\": {{
+			Database: math.MaxUint32, Key: "\x00\x1f\"\\/</script>\u2028", Name: "日本語 ✓", Parent: "\t\r\n",
+			StatsReset: taken.In(time.FixedZone("X", -5*3600)),
+		}}}}},
+		{"nil and empty values", &collector.Snapshot{Rows: map[string][]collector.Row{"g": {{Key: "a"}, {Key: "b", Values: []float64{}}}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			data := encodeSnapshot(tt.snap)
+			if !json.Valid(data) {
+				t.Fatalf("not JSON: %s", data)
+			}
+			got, err := decodeSnapshot(data)
+			if err != nil {
+				t.Fatalf("decode %s: %v", data, err)
+			}
+			want := *tt.snap
+			if want.Rows == nil {
+				want.Rows = map[string][]collector.Row{}
+			}
+			if err := sameSnapshot(&want, got); err != nil {
+				t.Errorf("%v\n%s", err, data)
+			}
+		})
+	}
+}
+
+func TestSnapshotInvalidUTF8(t *testing.T) {
+	snap := &collector.Snapshot{Rows: map[string][]collector.Row{"g": {{Key: "1", Name: "a\xffb"}}}}
+	got, err := decodeSnapshot(encodeSnapshot(snap))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if name := got.Rows["g"][0].Name; name != "a\uFFFDb" {
+		t.Errorf("name = %q", name)
+	}
+}
+
+func TestDecodeSnapshotErrors(t *testing.T) {
+	for _, data := range []string{
+		``, `{`, `{"format":2}`, `{"format":1,"groups":{"g":[{"v":[1,"x"]}]}}`,
+		`{"format":1,"groups":{"g":[{"v":[1,,2]}]}}`, `{"format":1,"groups":{"g":[{"v":{}}]}}`,
+	} {
+		if _, err := decodeSnapshot([]byte(data)); err == nil {
+			t.Errorf("decode %s: no error", data)
+		}
+	}
+}
+
+func TestCheckGroups(t *testing.T) {
+	col := func(name string, k collector.Kind) collector.Column { return collector.Column{Name: name, Kind: k} }
+	c := col("c", collector.Counter)
+	tests := []struct {
+		name   string
+		groups []collector.Group
+		want   string // "" = valid
+	}{
+		{"ok", testGroups(), ""},
+		{"none", nil, ""},
+		{"capital", []collector.Group{{Name: "Table", Columns: []collector.Column{c}}}, "name must match"},
+		{"too long", []collector.Group{{Name: strings.Repeat("g", 27), Columns: []collector.Column{c}}}, "at most 26"},
+		{"longest", []collector.Group{{Name: strings.Repeat("g", 26), Columns: []collector.Column{c}}}, ""},
+		{"object", []collector.Group{{Name: "object", Columns: []collector.Column{c}}}, "objects table"},
+		{"state", []collector.Group{{Name: "state", Columns: []collector.Column{c}}}, "state table"},
+		{"rollup clash", []collector.Group{{Name: "t", Columns: []collector.Column{c}}, {Name: "t_hour", Columns: []collector.Column{c}}}, "also group t"},
+		{"twice", []collector.Group{{Name: "t", Columns: []collector.Column{c}}, {Name: "t", Columns: []collector.Column{c}}}, "also group t"},
+		{"no columns", []collector.Group{{Name: "t"}}, "no columns"},
+		{"fixed column", []collector.Group{{Name: "t", Columns: []collector.Column{col("seconds", collector.Gauge)}}}, "already a column"},
+		{"min clash", []collector.Group{{Name: "t", Columns: []collector.Column{c, col("c_min", collector.Gauge)}}}, "already a column"},
+		{"kind", []collector.Group{{Name: "t", Columns: []collector.Column{col("c", 0)}}}, "neither counter nor gauge"},
+		{"column name", []collector.Group{{Name: "t", Columns: []collector.Column{col("a-b", collector.Gauge)}}}, "name must match"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := checkGroups(tt.groups)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("checkGroups = %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("checkGroups = %v, want %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestCeil(t *testing.T) {
+	at := func(h, m int) time.Time { return time.Date(2025, 1, 1, h, m, 0, 0, time.UTC) }
+	for _, tc := range []struct{ in, want time.Time }{
+		{at(10, 0), at(10, 0)},
+		{at(10, 1), at(11, 0)},
+		{at(23, 59), at(0, 0).Add(day)},
+	} {
+		if got := ceil(tc.in, time.Hour); !got.Equal(tc.want) {
+			t.Errorf("ceil(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}
+
+// bigSnapshot is a large client's snapshot and samples: dbs databases of
+// tables tables and 2×tables indexes each (5 × 3,000 = 15,000 rows with the
+// defaults), with realistic values.
+func bigSnapshot(taken time.Time, dbs, tables int) (*collector.Snapshot, []collector.Sample) {
+	groups := benchGroups()
+	snap := &collector.Snapshot{Taken: taken, ServerStart: taken.Add(-100 * day), Version: 150004, Rows: map[string][]collector.Row{}}
+	var samples []collector.Sample
+	add := func(g collector.Group, db uint32, key, name, parent string) {
+		vals := make([]float64, len(g.Columns))
+		delta := make([]float64, len(g.Columns))
+		for i := range vals {
+			vals[i] = float64(uint64(db)*1_000_003+uint64(len(key))*7919+uint64(i)*104729) * 13.0
+			delta[i] = float64(i * 17)
+			if i == 3 {
+				delta[i] = math.NaN()
+			}
+		}
+		snap.Rows[g.Name] = append(snap.Rows[g.Name], collector.Row{Database: db, Key: key, Name: name, Parent: parent,
+			StatsReset: taken.Add(-day), Values: vals})
+		samples = append(samples, collector.Sample{Group: g.Name, Database: db, Key: key, Name: name, Parent: parent,
+			Seconds: 600, Values: delta})
+	}
+	for d := range dbs {
+		db := uint32(16384 + d)
+		for i := range tables {
+			table := itoa(20000 + i)
+			add(groups[1], db, table, "public.table_"+itoa(i), "")
+			add(groups[2], db, itoa(40000+2*i), "public.table_"+itoa(i)+"_pkey", table)
+			add(groups[2], db, itoa(40001+2*i), "public.table_"+itoa(i)+"_name_idx", table)
+		}
+	}
+	return snap, samples
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+func BenchmarkSnapshotCodec(b *testing.B) {
+	snap, _ := bigSnapshot(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), 5, 1000)
+	var size int
+	for b.Loop() {
+		data := encodeSnapshot(snap)
+		size = len(data)
+		if _, err := decodeSnapshot(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(size), "bytes")
+}

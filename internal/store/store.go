@@ -1,0 +1,390 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/internal/config"
+	schema "github.com/pggraph/pggraph/sql"
+)
+
+// Deadlines of the network steps. Each bounds one step even when the
+// caller's context has none.
+const (
+	connectTimeout = 10 * time.Second  // one connection, TCP to login
+	lockTimeout    = 10 * time.Second  // taking or releasing a run lock
+	ddlTimeout     = 60 * time.Second  // EnsureClient's DDL, client remove
+	queryTimeout   = 30 * time.Second  // a small query (state, clients row, check)
+	writeTimeout   = 120 * time.Second // Write: objects, samples, state
+	rollupTimeout  = 10 * time.Minute  // Maintain, Rebuild
+	ddlLockWait    = "10s"             // lock_timeout for ALTER TABLE behind readers
+)
+
+// minServerVersion is the oldest central PostgreSQL pggraph runs on:
+// date_bin (rollups) and lz4 came with 14.
+const minServerVersion = 140000
+
+// lockClass is the first key of every advisory lock pggraph takes ("pggr");
+// the second is hashtext(prefix) for a client's run lock.
+const lockClass int32 = 0x70676772
+
+// Second keys of pggraph's other advisory locks (transaction-level).
+const (
+	ddlLockKey     = 1 // EnsureClient's DDL, serialised per database
+	migrateLockKey = 2 // schema migrations of one database
+)
+
+// Server says how to reach the central PostgreSQL. The zero value is
+// psql's behaviour: every setting from the libpq environment (PGHOST,
+// PGPORT, PGUSER, PGPASSWORD, PGSSLMODE, …) and ~/.pgpass, or the
+// driver's defaults (the local socket, the OS user name).
+type Server struct {
+	// Params is a libpq keyword/value string without dbname, such as
+	// "host='db1' port='5432' user='pggraph'"; what it leaves out comes
+	// from the environment. It must not hold a password: use Password.
+	Params string
+	// Password, when not empty, overrides PGPASSWORD and ~/.pgpass.
+	Password config.Secret
+}
+
+// LocalServer is the server of a config.ini's [local] section. An empty
+// Host leaves the choice to the driver (PGHOST or the local socket); an
+// empty Password leaves it to ~/.pgpass (or peer authentication).
+func LocalServer(l config.Local) Server {
+	var p []string
+	if l.Host != "" {
+		p = append(p, "host="+dsnQuote(l.Host))
+	}
+	if l.Port != 0 {
+		p = append(p, "port="+strconv.Itoa(l.Port))
+	}
+	if l.User != "" {
+		p = append(p, "user="+dsnQuote(l.User))
+	}
+	return Server{Params: strings.Join(p, " "), Password: l.Password}
+}
+
+// ConnConfig returns the pgx settings to connect to database. ~/.pgpass is
+// matched against database too, as libpq does. application_name defaults
+// to "pggraph" and the connect timeout to 10 s.
+func (s Server) ConnConfig(database string) (*pgx.ConnConfig, error) {
+	dsn := strings.TrimSpace(s.Params + " dbname=" + dsnQuote(database))
+	cc, err := pgx.ParseConfig(dsn)
+	if err != nil {
+		// pgx's parse errors may quote the string; it holds no password.
+		return nil, fmt.Errorf("postgresql settings for database %s: %w", database, err)
+	}
+	if pw := s.Password.Reveal(); pw != "" {
+		cc.Password = pw
+	}
+	if cc.RuntimeParams["application_name"] == "" {
+		cc.RuntimeParams["application_name"] = "pggraph"
+	}
+	if cc.ConnectTimeout == 0 || cc.ConnectTimeout > connectTimeout {
+		cc.ConnectTimeout = connectTimeout
+	}
+	return cc, nil
+}
+
+// connect opens one connection, bounded by connectTimeout. The error names
+// host, port, database and user, never the password.
+func connect(ctx context.Context, cc *pgx.ConnConfig) (*pgx.Conn, error) {
+	ctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(ctx, cc)
+	if err != nil {
+		return nil, fmt.Errorf("connect to postgresql %s database %s as %s: %w", where(cc), cc.Database, cc.User, err)
+	}
+	return conn, nil
+}
+
+// where is host:port of a connection's settings.
+func where(cc *pgx.ConnConfig) string {
+	return net.JoinHostPort(cc.Host, strconv.Itoa(int(cc.Port)))
+}
+
+// dsnQuote quotes a value of a libpq keyword/value string.
+func dsnQuote(v string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(v) + "'"
+}
+
+// Store is pggraph's central database as the collector, the installer and
+// pggraph-admin use it: one connection to the samples database and one to
+// pggraph_clients. It implements collector.Store.
+//
+// A Store is for one goroutine at a time (pgx connections are not shared):
+// open one per collection run. Its run locks live in its samples-database
+// session and end with it at the latest.
+type Store struct {
+	samples *pgx.Conn
+	clients *pgx.Conn
+	groups  []collector.Group
+
+	mu      sync.Mutex
+	locked  map[string]bool // prefixes whose run lock this Store holds
+	ensured map[string]bool // prefixes EnsureClient found complete
+}
+
+var (
+	_ collector.Store = (*Store)(nil)
+	_ collector.Tx    = (*Tx)(nil)
+)
+
+// Open connects to the samples database ([local] database) and to
+// pggraph_clients on the server of local, as local's user. groups are the
+// metric groups whose tables the Store creates and writes (normally
+// collector.Groups()); they are checked and copied. local.Prefix is not
+// used: every method takes the client's prefix.
+func Open(ctx context.Context, local config.Local, groups []collector.Group) (*Store, error) {
+	if local.Database == "" {
+		return nil, errors.New("open store: [local] database is empty")
+	}
+	return OpenServer(ctx, LocalServer(local), local.Database, groups)
+}
+
+// OpenServer is Open for a Server and the name of the samples database.
+func OpenServer(ctx context.Context, srv Server, samplesDB string, groups []collector.Group) (*Store, error) {
+	if err := checkGroups(groups); err != nil {
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	s := &Store{
+		groups:  cloneGroups(groups),
+		locked:  map[string]bool{},
+		ensured: map[string]bool{},
+	}
+	var err error
+	s.samples, err = dial(ctx, srv, samplesDB)
+	if err != nil {
+		return nil, err
+	}
+	s.clients, err = dial(ctx, srv, schema.Clients)
+	if err != nil {
+		s.samples.Close(ctx)
+		return nil, err
+	}
+	return s, nil
+}
+
+// dial connects srv to database.
+func dial(ctx context.Context, srv Server, database string) (*pgx.Conn, error) {
+	cc, err := srv.ConnConfig(database)
+	if err != nil {
+		return nil, err
+	}
+	return connect(ctx, cc)
+}
+
+func cloneGroups(groups []collector.Group) []collector.Group {
+	out := make([]collector.Group, len(groups))
+	for i, g := range groups {
+		g.Columns = append([]collector.Column(nil), g.Columns...)
+		g.Queries = append([]collector.Query(nil), g.Queries...)
+		out[i] = g
+	}
+	return out
+}
+
+// Close closes both connections, which also releases any run lock still
+// held.
+func (s *Store) Close(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, lockTimeout)
+	defer cancel()
+	return errors.Join(s.samples.Close(ctx), s.clients.Close(ctx))
+}
+
+// group returns the group named name.
+func (s *Store) group(name string) (*collector.Group, bool) {
+	for i := range s.groups {
+		if s.groups[i].Name == name {
+			return &s.groups[i], true
+		}
+	}
+	return nil, false
+}
+
+// Lock takes the client's run lock: a session-level advisory lock
+// (lockClass, hashtext(prefix)) in the samples database, so it holds for
+// the whole run and ends with the connection if the process dies. When
+// another session (or this Store) holds it, Lock fails at once with an
+// error wrapping collector.ErrLocked. Two prefixes whose hashtext collide
+// share a lock (a false "locked", about one pair in 4 billion).
+//
+// unlock releases the lock; it uses a context of its own (bounded, not
+// cancelled with ctx), so it may be deferred.
+func (s *Store) Lock(ctx context.Context, prefix string) (unlock func(), err error) {
+	if err := CheckPrefix(prefix); err != nil {
+		return nil, fmt.Errorf("lock: %w", err)
+	}
+	s.mu.Lock()
+	held := s.locked[prefix]
+	s.mu.Unlock()
+	if held {
+		return nil, fmt.Errorf("lock client %s: %w", prefix, collector.ErrLocked)
+	}
+	lctx, cancel := context.WithTimeout(ctx, lockTimeout)
+	defer cancel()
+	var ok bool
+	if err := s.samples.QueryRow(lctx, `SELECT pg_try_advisory_lock($1, hashtext($2))`, lockClass, prefix).Scan(&ok); err != nil {
+		return nil, fmt.Errorf("lock client %s: %w", prefix, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("lock client %s: %w", prefix, collector.ErrLocked)
+	}
+	s.mu.Lock()
+	s.locked[prefix] = true
+	s.mu.Unlock()
+	uctx := context.WithoutCancel(ctx)
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			ctx, cancel := context.WithTimeout(uctx, lockTimeout)
+			defer cancel()
+			// On failure the session is unusable and its end frees the lock.
+			s.samples.Exec(ctx, `SELECT pg_advisory_unlock($1, hashtext($2))`, lockClass, prefix)
+			s.mu.Lock()
+			delete(s.locked, prefix)
+			s.mu.Unlock()
+		})
+	}, nil
+}
+
+// Begin creates or completes the client's tables (EnsureClient, which
+// does nothing the second time in a Store) and starts the run's
+// transaction in the samples database.
+func (s *Store) Begin(ctx context.Context, prefix string) (collector.Tx, error) {
+	return s.begin(ctx, prefix)
+}
+
+func (s *Store) begin(ctx context.Context, prefix string) (*Tx, error) {
+	if err := s.EnsureClient(ctx, prefix); err != nil {
+		return nil, err
+	}
+	bctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	tx, err := s.samples.Begin(bctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin run of client %s: %w", prefix, err)
+	}
+	return &Tx{s: s, tx: tx, t: tables{prefix}}, nil
+}
+
+// RecordRun writes run into the client's row of pggraph_clients.clients
+// (last_run, last_duration_ms, last_outcome, last_error, last_samples),
+// outside any run transaction. A client the installer never registered (a
+// hand-written config.ini) gets a minimal row: title = prefix, no
+// directory or www_path; the installer fills them in later.
+func (s *Store) RecordRun(ctx context.Context, prefix string, run collector.RunRecord) error {
+	if err := CheckPrefix(prefix); err != nil {
+		return fmt.Errorf("record run: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	var lastErr *string
+	if run.Error != "" {
+		e := oneLine(run.Error)
+		lastErr = &e
+	}
+	_, err := s.clients.Exec(ctx, `
+INSERT INTO clients AS c (prefix, title, last_run, last_duration_ms, last_outcome, last_error, last_samples)
+VALUES ($1, $1, $2, $3, $4, $5, $6)
+ON CONFLICT (prefix) DO UPDATE SET
+	last_run = EXCLUDED.last_run,
+	last_duration_ms = EXCLUDED.last_duration_ms,
+	last_outcome = EXCLUDED.last_outcome,
+	last_error = EXCLUDED.last_error,
+	last_samples = EXCLUDED.last_samples`,
+		prefix, nullTime(run.Started), run.Duration.Milliseconds(), string(run.Outcome), lastErr, run.Samples)
+	if err != nil {
+		return fmt.Errorf("record run in clients row %s: %w", prefix, err)
+	}
+	return nil
+}
+
+// Check tests what a collection of the client needs, changing nothing:
+// both connections answer, the samples and clients databases are at this
+// pggraph's schema versions, and the client's tables are complete or this
+// user may create or complete them. It is pggraph-collect -t's store step.
+func (s *Store) Check(ctx context.Context, prefix string) error {
+	if err := CheckPrefix(prefix); err != nil {
+		return fmt.Errorf("check: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	for _, c := range []struct {
+		conn *pgx.Conn
+		kind string
+	}{{s.samples, schema.Samples}, {s.clients, schema.Clients}} {
+		if err := checkVersion(ctx, c.conn, c.kind); err != nil {
+			return err
+		}
+	}
+	p, err := s.plan(ctx, s.samples, prefix)
+	if err != nil {
+		return err
+	}
+	return p.permitted(s.samples.Config())
+}
+
+// checkVersion fails unless the database on conn is at the latest version
+// of its kind.
+func checkVersion(ctx context.Context, conn *pgx.Conn, kind string) error {
+	db := conn.Config().Database
+	v, err := version(ctx, conn)
+	if err != nil {
+		return fmt.Errorf("check schema of database %s: %w", db, err)
+	}
+	switch want := schema.Latest(kind); {
+	case v == 0:
+		return fmt.Errorf("check schema of database %s: not set up: run pggraph-admin setup", db)
+	case v < want:
+		return fmt.Errorf("check schema of database %s: version %d, this pggraph needs %d: run pggraph-admin setup", db, v, want)
+	case v > want:
+		return fmt.Errorf("check schema of database %s: version %d is newer than this pggraph's %d: upgrade pggraph", db, v, want)
+	}
+	return nil
+}
+
+// version returns the highest version in schema_version, 0 when the table
+// is missing or empty.
+func version(ctx context.Context, conn queryer) (int, error) {
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT to_regclass('schema_version') IS NOT NULL`).Scan(&exists); err != nil {
+		return 0, err
+	}
+	if !exists {
+		return 0, nil
+	}
+	var v int
+	err := conn.QueryRow(ctx, `SELECT coalesce(max(version), 0) FROM schema_version`).Scan(&v)
+	return v, err
+}
+
+// queryer is what *pgx.Conn and pgx.Tx share.
+type queryer interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+// nullTime is t, or nil (NULL) when t is zero.
+func nullTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t
+}
+
+// oneLine joins the lines of s with "; ".
+func oneLine(s string) string {
+	return strings.ReplaceAll(strings.TrimSpace(s), "\n", "; ")
+}
