@@ -79,7 +79,9 @@
 // and n, min of c_min, max of c_max, and for a gauge the hours' averages
 // weighted by n. Tx.Maintain recomputes, in each run, the hourly buckets
 // of the run's samples (and the previous hour when the last run was in
-// it) from raw, then those days from hourly, with INSERT … SELECT … GROUP
+// it) from raw; when the run is the first of a new hour, it also
+// recomputes the days from the previous run's to this one from hourly, so
+// a daily row lags by an hour at most. Both use INSERT … SELECT … GROUP
 // BY … ON CONFLICT DO UPDATE: recomputing is idempotent, so a bucket is
 // right however often it is done. Store.Rebuild does the same over any
 // range.

@@ -536,12 +536,15 @@ func TestRollups(t *testing.T) {
 	ctx := t.Context()
 	h10 := time.Date(2025, 3, 10, 10, 0, 0, 0, time.UTC)
 	h11 := h10.Add(time.Hour)
+	h12 := h11.Add(time.Hour)
 	sample := func(c, g float64) []collector.Sample {
 		return []collector.Sample{{Group: "t", Database: 1, Key: "o", Seconds: 60, Values: []float64{c, g}}}
 	}
 	at := func(ts time.Time) *collector.Snapshot { return &collector.Snapshot{Taken: ts} }
 	// Two hours: deltas 60 and 120 over 60 s each, gauges 1 and 3; hour 11
-	// also has a reset (NULL delta) with gauge 5.
+	// also has a reset (NULL delta) with gauge 5. The run in hour 12 closes
+	// hour 11, so the day row then holds it whole (days follow their hours
+	// when a new hour starts).
 	for _, w := range []struct {
 		ts   time.Time
 		c, g float64
@@ -551,6 +554,7 @@ func TestRollups(t *testing.T) {
 		{h11.Add(10 * time.Minute), 60, 1},
 		{h11.Add(20 * time.Minute), math.NaN(), 5},
 		{h11.Add(30 * time.Minute), 120, 3},
+		{h12.Add(10 * time.Minute), 60, 1},
 	} {
 		run(t, s, "roll", at(w.ts), sample(w.c, w.g), collector.Retention{Raw: 1000 * day})
 	}
@@ -565,16 +569,17 @@ func TestRollups(t *testing.T) {
 			{"roll_t_hour", h10, []float64{120, 2, 180, 1, 2, 2, 1, 3}},
 			// The reset's interval is not in seconds; its gauge counts.
 			{"roll_t_hour", h11, []float64{120, 3, 180, 1, 2, 3, 1, 5}},
-			// The gauge's hourly averages weighted by n: (2×2 + 3×3) / 5.
-			{"roll_t_day", h10.Truncate(day), []float64{240, 5, 360, 1, 2, 2.6, 1, 5}},
+			{"roll_t_hour", h12, []float64{60, 1, 60, 1, 1, 1, 1, 1}},
+			// The gauge's hourly averages weighted by n: (2×2 + 3×3 + 1×1) / 6.
+			{"roll_t_day", h10.Truncate(day), []float64{300, 6, 420, 1, 2, 14.0 / 6, 1, 5}},
 		} {
 			got := queryFloats(t, s.samples, `SELECT `+cols+` FROM `+tc.table+` WHERE ts = $1`, tc.ts)
 			if !sameFloats(got, tc.want) {
 				t.Errorf("%s %s: (%s) = %v, want %v", tc.table, tc.ts.Format(time.RFC3339), cols, got, tc.want)
 			}
 		}
-		if n := count(t, s.samples, "roll_t_hour", ""); n != 2 {
-			t.Errorf("%d hourly rows, want 2", n)
+		if n := count(t, s.samples, "roll_t_hour", ""); n != 3 {
+			t.Errorf("%d hourly rows, want 3", n)
 		}
 	}
 	t.Run("maintain", check)
@@ -583,7 +588,7 @@ func TestRollups(t *testing.T) {
 	if _, err := s.samples.Exec(ctx, `TRUNCATE roll_t_hour, roll_t_day`); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Rebuild(ctx, "roll", h10.Add(5*time.Minute), h11.Add(31*time.Minute)); err != nil {
+	if err := s.Rebuild(ctx, "roll", h10.Add(5*time.Minute), h12.Add(11*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
 	t.Run("rebuild", check)

@@ -318,10 +318,19 @@ func (x *Tx) Maintain(ctx context.Context, keep collector.Retention) error {
 			from = from.Add(-time.Hour) // the last run was in the previous hour
 		}
 		to := x.cur.Truncate(time.Hour).Add(time.Hour)
+		// Days are derived from their hours when a run enters a new hour
+		// (an hour closed), not on every run: a day row lags by an hour at
+		// most, and costs a sixth of the work and of the dead rows.
+		newHour := x.prev.IsZero() || !x.prev.Truncate(time.Hour).Equal(x.cur.Truncate(time.Hour))
 		dfrom, dto := from.Truncate(day), x.cur.Truncate(day).Add(day)
+		if !x.prev.IsZero() && x.prev.Before(dfrom) {
+			dfrom = x.prev.Truncate(day)
+		}
 		for _, g := range x.s.groups {
 			queue("roll up "+x.t.hour(g.Name), hourSQL(x.t, g), from, to)
-			queue("roll up "+x.t.day(g.Name), daySQL(x.t, g), dfrom, dto)
+			if newHour {
+				queue("roll up "+x.t.day(g.Name), daySQL(x.t, g), dfrom, dto)
+			}
 		}
 	}
 	for _, g := range x.s.groups {
