@@ -154,9 +154,9 @@ func run(ctx context.Context, job Job, log *slog.Logger) (Result, error) {
 	res := Result{Outcome: OK, Samples: len(samples), Objects: objects}
 	if prev == nil {
 		res.Outcome = Primed
-		log.Info("primed: first snapshot saved; graphs appear after the next run", "objects", objects)
+		log.Info("primed: first snapshot saved; graphs appear after the next run", logging.Step, StepStore, "objects", objects)
 	} else {
-		log.Info("collected", "samples", len(samples), "objects", objects, "interval", snap.Taken.Sub(prev.Taken).Round(time.Second))
+		log.Info("collected", logging.Step, StepStore, "samples", len(samples), "objects", objects, "interval", snap.Taken.Sub(prev.Taken).Round(time.Second))
 	}
 	return res, nil
 }

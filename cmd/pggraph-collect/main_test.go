@@ -707,3 +707,35 @@ func TestCheckMode(t *testing.T) {
 		t.Errorf("-t broken: exit %d, stderr %q; want 1 and one line naming the remote step", code, stderr)
 	}
 }
+
+// TestLogFileAndSilence: [pggraph] log_file gets the run's log lines with
+// time, client and step; a successful run after the first prints nothing
+// (cron mails any output).
+func TestLogFileAndSilence(t *testing.T) {
+	r := env(t)
+	logFile := filepath.Join(t.TempDir(), "pggraph.log")
+	path := clientConfig(t, r, t.TempDir(), "logged", func(c *config.Config) {
+		c.Remote.Databases = []string{"postgres"}
+		c.PGGraph.LogFile = logFile
+	})
+	mustCollect(t, path)
+	code, stdout, stderr := collect(t, path)
+	if code != 0 || stdout != "" || stderr != "" {
+		t.Errorf("second run: exit %d, stdout %q, stderr %q; want 0 and silence", code, stdout, stderr)
+	}
+	data, err := os.ReadFile(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("log file has %d lines, want 2 (primed, collected):\n%s", len(lines), data)
+	}
+	for i, want := range []string{"primed", "collected"} {
+		for _, part := range []string{"time=", "level=INFO", "client=logged", "step=store", want} {
+			if !strings.Contains(lines[i], part) {
+				t.Errorf("log line %d %q lacks %q", i+1, lines[i], part)
+			}
+		}
+	}
+}
