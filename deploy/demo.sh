@@ -4,11 +4,13 @@
 #   deploy/demo.sh start   (make demo)       start everything, print how to use it
 #   deploy/demo.sh stop    (make demo-stop)  stop everything the demo started, by PID
 #
-# What it runs today: a client PostgreSQL behind a database host's sshd and a
-# bastion sshd limited by PermitOpen (the test rig, on free loopback ports),
-# two clients' config.ini files (acme: twin tunnel through the bastion; beta:
-# direct tunnel to the database host), and pggraph-forward holding acme's
-# tunnel open, proved with a real psql query. State lives in $DEMO_DIR.
+# What it runs: a client PostgreSQL behind a database host's sshd and a
+# bastion sshd limited by PermitOpen, and a central PostgreSQL (the test rig,
+# on free loopback ports); pggraph-admin setup on the central server; two
+# clients' config.ini files (acme: twin tunnel through the bastion; beta:
+# direct tunnel to the database host); a few collections of both with a
+# small workload in between; pggraph-forward holding acme's tunnel open,
+# proved with a real psql query. State lives in $DEMO_DIR.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -54,10 +56,10 @@ title     = ${name^^} demo client
 [local]
 database = pggraph
 prefix   = $name
-port     = 5432
-host     = localhost
+port     = $RIG_CENTRAL_PORT
+host     = 127.0.0.1
 user     = pggraph
-password =
+password = $central_pw
 
 [remote]
 user       = $RIG_PG_MONITOR_USER
@@ -96,14 +98,35 @@ start() {
 	make -s build
 
 	echo "demo: starting PostgreSQL, a bastion sshd and a database-host sshd on loopback…"
-	deploy/rig up --base "$state/rigs" >"$state/rig.env" 2>"$state/rig.log" &
+	deploy/rig up --central --base "$state/rigs" >"$state/rig.env" 2>"$state/rig.log" &
 	echo $! >"$state/rig.pid"
 	wait_for "$state/rig.log" "rig ready" "$!" 120
 	# shellcheck disable=SC1091
 	. "$state/rig.env"
 
+	echo "demo: pggraph-admin setup on the central PostgreSQL…"
+	(umask 077 && echo "127.0.0.1:$RIG_CENTRAL_PORT:*:postgres:$RIG_CENTRAL_SUPERPASSWORD" >"$state/central.pgpass")
+	export PGHOST=127.0.0.1 PGPORT=$RIG_CENTRAL_PORT PGUSER=postgres PGPASSFILE=$state/central.pgpass
+	bin/pggraph-admin setup | sed 's/^/  /'
+	central_pw=$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')
+	psql -X -q -d postgres <<<"ALTER ROLE pggraph PASSWORD '$central_pw'"
+
 	client acme "$state/clients/acme" twin
 	client beta "$state/clients/beta" direct
+
+	echo "demo: a small workload on the client's server, collected three times…"
+	(umask 077 && echo "127.0.0.1:$RIG_PG_PORT:*:postgres:$RIG_PG_SUPERPASSWORD" >"$state/client.pgpass")
+	remote() { PGPASSFILE=$state/client.pgpass psql -X -q -h 127.0.0.1 -p "$RIG_PG_PORT" -U postgres "$@"; }
+	remote -d postgres -c "CREATE DATABASE shop"
+	remote -d shop -c "CREATE TABLE orders (id serial PRIMARY KEY, amount numeric, at timestamptz DEFAULT now())"
+	for round in 1 2 3; do
+		bin/pggraph-collect -v -all "$state/clients" 2>&1 | grep -v -e '^time=' -e '^pggraph-collect: 2 of 2' | sed 's/^/  /'
+		remote -d shop -c "INSERT INTO orders (amount) SELECT random() * 100 FROM generate_series(1, $((round * 1000)))" \
+			-c "UPDATE orders SET amount = amount + 1 WHERE id % 7 = 0" -c "SELECT count(*) FROM orders" >/dev/null
+		sleep 2
+	done
+	echo "demo: the clients as pggraph-admin sees them:"
+	bin/pggraph-admin client list | sed 's/^/  /'
 
 	echo "demo: pggraph-forward $state/clients/acme (twin tunnel through the bastion)…"
 	bin/pggraph-forward "$state/clients/acme" >"$state/forward-acme.log" 2>&1 &
@@ -125,6 +148,8 @@ $(sed 's/^/    /' "$state/forward-acme.log")
   try it:     PGPASSFILE=$state/pgpass psql -d template1 -U $RIG_PG_MONITOR_USER -h localhost -p $port
   clients:    $state/clients/acme/config.ini (twin tunnel), $state/clients/beta/config.ini (direct)
               bin/pggraph-forward $state/clients/beta   # the direct one, by hand
+  collect:    bin/pggraph-collect -v -all $state/clients   # as cron would, every 10 minutes
+  samples:    PGPASSFILE=$state/central.pgpass psql -h 127.0.0.1 -p $RIG_CENTRAL_PORT -U postgres pggraph -c '\dt acme_*' 
   sshd logs:  $RIG_BASTION_LOG (bastion), $RIG_DBHOST_LOG (db host)
   stop:       make demo-stop
 MSG
