@@ -31,6 +31,7 @@ test: deps build check
 ## bench: the benchmarks, with ratios against a baseline measured in the same run
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./tunnel/
+	$(GO) test -run '^$$' -bench . -benchtime 3x -count=1 ./internal/store/ ./cmd/pggraph-collect/
 
 ## demo: pggraph end to end on this machine (see README "Demo"); demo-stop ends it
 demo: deps build
