@@ -739,3 +739,30 @@ func TestLogFileAndSilence(t *testing.T) {
 		}
 	}
 }
+
+func TestUsageErrors(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad", "config.ini")
+	os.MkdirAll(filepath.Dir(bad), 0o755)
+	os.WriteFile(bad, []byte("[local]\nprefix = Bad-Prefix\n"), 0o600)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{name: "nothing to collect", want: "no config.ini given"},
+		{name: "bad jobs", args: []string{"-jobs", "0", bad}, want: "-jobs must be at least 1"},
+		{name: "both", args: []string{"-all", dir, bad}, want: "not both"},
+		{name: "empty root", args: []string{"-all", t.TempDir()}, want: "no "},
+		{name: "bad config", args: []string{bad}, want: bad + ": config: config " + bad + ": [install] directory"},
+		{name: "unknown flag", args: []string{"-x"}, want: "flag provided but not defined"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, _, stderr := collect(t, tt.args...)
+			if code != 2 || !strings.Contains(stderr, tt.want) {
+				t.Errorf("exit %d, stderr %q; want 2 and %q", code, stderr, tt.want)
+			}
+		})
+	}
+}
