@@ -2,7 +2,8 @@
 GO      ?= go
 BIN     := bin
 # Debian packages the tests need; deploy/deps.sh installs the missing ones.
-DEBS    := postgresql postgresql-client openssh-server openssh-client
+DEBS    := postgresql postgresql-client openssh-server openssh-client \
+           apache2 libaprutil1-dbd-pgsql apache2-utils chromium rrdtool
 TESTFLAGS ?= -count=1 -timeout 15m
 
 .PHONY: all build deps check test bench demo demo-stop clean
