@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 # Debian packages the tests need; deploy/deps.sh installs the missing ones.
 DEBS    := postgresql postgresql-client openssh-server openssh-client \
-           apache2 libaprutil1-dbd-pgsql apache2-utils chromium rrdtool
+           apache2 libaprutil1-dbd-pgsql apache2-utils chromium rrdtool time
 TESTFLAGS ?= -count=1 -timeout 15m
 
 .PHONY: all build deps check test bench demo demo-stop clean
@@ -14,6 +14,7 @@ all: build
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -trimpath -o $(BIN)/ ./cmd/...
+	$(GO) build -trimpath -o $(BIN)/pggraph.cgi ./cgi-bin
 
 ## deps: install the Debian packages the tests and the demo need
 deps:
@@ -33,6 +34,7 @@ test: deps build check
 bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./tunnel/
 	$(GO) test -run '^$$' -bench . -benchtime 3x -count=1 ./internal/store/ ./cmd/pggraph-collect/
+	$(GO) test -run '^$$' -bench . -benchtime 20x -count=1 ./graph/
 
 ## demo: pggraph end to end on this machine (see README "Demo"); demo-stop ends it
 demo: deps build

@@ -1,0 +1,218 @@
+package graph
+
+import "github.com/pggraph/pggraph/collector"
+
+// Units of the y axis (Def.Unit).
+const (
+	UnitCount        = "count"
+	UnitPerSecond    = "per second"
+	UnitBytes        = "bytes"
+	UnitBytesPerSec  = "bytes per second"
+	UnitBlocksPerSec = "blocks per second"
+	UnitPercent      = "%"
+	UnitSeconds      = "seconds"
+)
+
+// Ways of combining one column over several objects (every database of
+// the server, every standby, every object of a name).
+const (
+	overSum = "sum" // totals: sessions, sizes, counters
+	overMax = "max" // the worst one: ages, lags
+)
+
+// line is one line of a graph: a column of the graph's group, or the
+// ratio of two of its counters.
+type line struct {
+	label  string
+	column string // the column drawn; for a ratio, the numerator
+	// other, when set, makes the line a ratio in percent:
+	// 100 × column / (column + other), both counters.
+	other string
+	over  string // overSum or overMax
+}
+
+// spec is one graph of the catalog: its public Def and where its lines
+// come from.
+type spec struct {
+	name, title string
+	scope       Scope
+	unit        string
+	group       string // the metric group every line reads
+	lines       []line
+}
+
+// Line constructors keep the catalog to one line per graph line.
+
+// total is a column summed over the objects.
+func total(label, column string) line { return line{label: label, column: column, over: overSum} }
+
+// worst is a column's highest value over the objects.
+func worst(label, column string) line { return line{label: label, column: column, over: overMax} }
+
+// hitRatio is 100 × hit / (hit + miss), the counters summed over the
+// objects.
+func hitRatio(label, hit, miss string) line {
+	return line{label: label, column: hit, other: miss, over: overSum}
+}
+
+// catalog is every graph, in page order: the overview, then one
+// database, then one table. It is data: Load, CSV and PNG follow it.
+func catalog() []spec {
+	const (
+		db  = "database"
+		act = "activity"
+		tbl = "table"
+	)
+	// perDatabase are the graphs of the database groups, drawn over the
+	// whole server (scope Server, summed over every database) or for one
+	// database (scope Database, graph names prefixed with db_).
+	perDatabase := func(scope Scope, prefix string) []spec {
+		return []spec{
+			{name: prefix + "sessions", title: "Sessions by state", scope: scope, unit: UnitCount, group: act, lines: []line{
+				total("active", "sessions_active"),
+				total("idle", "sessions_idle"),
+				total("idle in transaction", "sessions_idle_in_transaction"),
+				total("idle in transaction (aborted)", "sessions_idle_in_transaction_aborted"),
+			}},
+			{name: prefix + "transactions", title: "Transactions", scope: scope, unit: UnitPerSecond, group: db, lines: []line{
+				total("commit", "xact_commit"),
+				total("rollback", "xact_rollback"),
+			}},
+			{name: prefix + "tuples", title: "Rows", scope: scope, unit: UnitPerSecond, group: db, lines: []line{
+				total("returned", "tup_returned"),
+				total("fetched", "tup_fetched"),
+				total("inserted", "tup_inserted"),
+				total("updated", "tup_updated"),
+				total("deleted", "tup_deleted"),
+			}},
+			{name: prefix + "cache_hit", title: "Cache hit ratio", scope: scope, unit: UnitPercent, group: db, lines: []line{
+				hitRatio("shared buffers hit", "blks_hit", "blks_read"),
+			}},
+			{name: prefix + "size", title: "Database size", scope: scope, unit: UnitBytes, group: db, lines: []line{
+				total("size", "size"),
+			}},
+			{name: prefix + "locks", title: "Lock waits", scope: scope, unit: UnitCount, group: act, lines: []line{
+				total("locks not granted", "locks_not_granted"),
+				total("sessions waiting", "sessions_waiting"),
+			}},
+			{name: prefix + "oldest", title: "Oldest transaction and query", scope: scope, unit: UnitSeconds, group: act, lines: []line{
+				worst("transaction", "oldest_xact_age"),
+				worst("query", "oldest_query_age"),
+				worst("idle in transaction", "oldest_idle_in_transaction_age"),
+			}},
+			{name: prefix + "temp", title: "Temporary files written", scope: scope, unit: UnitBytesPerSec, group: db, lines: []line{
+				total("temp bytes", "temp_bytes"),
+			}},
+			{name: prefix + "deadlocks", title: "Deadlocks and recovery conflicts", scope: scope, unit: UnitPerSecond, group: db, lines: []line{
+				total("deadlocks", "deadlocks"),
+				total("conflicts", "conflicts"),
+			}},
+		}
+	}
+	var out []spec
+	out = append(out, perDatabase(Server, "")...)
+	out = append(out,
+		spec{name: "connections", title: "Connections", scope: Server, unit: UnitCount, group: "server", lines: []line{
+			total("client backends", "client_backends"),
+			total("max_connections", "max_connections"),
+		}},
+		spec{name: "checkpoints", title: "Checkpoints", scope: Server, unit: UnitPerSecond, group: "bgwriter", lines: []line{
+			total("timed", "checkpoints_timed"),
+			total("requested", "checkpoints_req"),
+		}},
+		spec{name: "buffers_written", title: "Buffers written", scope: Server, unit: UnitBlocksPerSec, group: "bgwriter", lines: []line{
+			total("checkpoint", "buffers_checkpoint"),
+			total("background writer", "buffers_clean"),
+			total("backends", "buffers_backend"),
+		}},
+		spec{name: "wal", title: "WAL written", scope: Server, unit: UnitBytesPerSec, group: "wal", lines: []line{
+			total("WAL", "wal_lsn"),
+		}},
+		spec{name: "replication", title: "Replication lag (worst standby)", scope: Server, unit: UnitSeconds, group: "replication", lines: []line{
+			worst("write", "write_lag"),
+			worst("flush", "flush_lag"),
+			worst("replay", "replay_lag"),
+		}},
+	)
+	out = append(out, perDatabase(Database, "db_")...)
+	out = append(out,
+		spec{name: "table_scans", title: "Scans", scope: Table, unit: UnitPerSecond, group: tbl, lines: []line{
+			total("sequential", "seq_scan"),
+			total("index", "idx_scan"),
+		}},
+		spec{name: "table_tuples", title: "Row changes", scope: Table, unit: UnitPerSecond, group: tbl, lines: []line{
+			total("inserted", "n_tup_ins"),
+			total("updated", "n_tup_upd"),
+			total("deleted", "n_tup_del"),
+			total("HOT updated", "n_tup_hot_upd"),
+		}},
+		spec{name: "table_rows", title: "Live and dead rows", scope: Table, unit: UnitCount, group: tbl, lines: []line{
+			total("live", "n_live_tup"),
+			total("dead", "n_dead_tup"),
+		}},
+		spec{name: "table_size", title: "Table size", scope: Table, unit: UnitBytes, group: tbl, lines: []line{
+			total("table", "table_size"),
+			total("with indexes", "total_size"),
+		}},
+		spec{name: "table_cache_hit", title: "Cache hit ratio", scope: Table, unit: UnitPercent, group: tbl, lines: []line{
+			hitRatio("heap", "heap_blks_hit", "heap_blks_read"),
+			hitRatio("indexes", "idx_blks_hit", "idx_blks_read"),
+		}},
+	)
+	return out
+}
+
+// def is the spec's public description.
+func (s spec) def() Def {
+	d := Def{Name: s.name, Title: s.title, Scope: s.scope, Unit: s.unit}
+	for _, l := range s.lines {
+		d.Lines = append(d.Lines, l.label)
+	}
+	return d
+}
+
+// lookup returns the spec named name.
+func lookup(name string) (spec, bool) {
+	for _, s := range catalog() {
+		if s.name == name {
+			return s, true
+		}
+	}
+	return spec{}, false
+}
+
+// Defs returns every graph, in page order: the overview's (Server)
+// first, then one database's, then one table's. Each call builds a new
+// slice, which the caller may modify.
+func Defs() []Def {
+	specs := catalog()
+	out := make([]Def, len(specs))
+	for i, s := range specs {
+		out[i] = s.def()
+	}
+	return out
+}
+
+// Lookup returns the graph named name, and false when there is none.
+func Lookup(name string) (Def, bool) {
+	s, ok := lookup(name)
+	if !ok {
+		return Def{}, false
+	}
+	return s.def(), true
+}
+
+// kind returns whether column of group is a counter, from the
+// collector's metric table; ok is false for an unknown column.
+func kind(group, column string) (counter, ok bool) {
+	g, found := collector.GroupByName(group)
+	if !found {
+		return false, false
+	}
+	for _, c := range g.Columns {
+		if c.Name == column {
+			return c.Kind == collector.Counter, true
+		}
+	}
+	return false, false
+}

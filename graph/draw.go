@@ -1,0 +1,200 @@
+package graph
+
+import (
+	"image/color"
+	"math"
+	"time"
+
+	"github.com/pggraph/pggraph/internal/store"
+)
+
+// This file turns Data into a Chart, the description Render draws: the
+// values as drawn (counters per second), lines split at gaps, ticks and
+// labels. It is pure.
+
+// Default image size.
+const (
+	defaultWidth  = 800
+	defaultHeight = 300
+	// Bounds of a requested size.
+	minWidth, maxWidth   = 200, 4000
+	minHeight, maxHeight = 120, 2000
+)
+
+// Chart is a graph as Render draws it: everything decided, nothing left
+// to the chart library but pixels. X values are Unix seconds (UTC).
+type Chart struct {
+	Width, Height int
+	Title         string
+	Subtitle      string // drawn small at the top right: the range
+	Unit          string // drawn vertically left of the y axis
+	XMin, XMax    float64
+	XTicks        []Tick // labelled ticks and unlabelled minor grid lines
+	YMin, YMax    float64
+	YTicks        []Tick
+	Lines         []Line
+	// Message, when set, is drawn in the middle of the plot: "no data
+	// yet" instead of lines.
+	Message string
+}
+
+// Line is one labelled line: its pieces between gaps, drawn in one color.
+type Line struct {
+	Label    string
+	Color    color.RGBA
+	Segments [][]XY // each at least one point, every value finite
+}
+
+// XY is one point of a line: X in Unix seconds, Y in the axis's unit.
+type XY struct{ X, Y float64 }
+
+// palette returns the line colors, in line order (Tableau 10).
+func palette() []color.RGBA {
+	return []color.RGBA{
+		{0x1f, 0x77, 0xb4, 0xff}, // blue
+		{0xff, 0x7f, 0x0e, 0xff}, // orange
+		{0x2c, 0xa0, 0x2c, 0xff}, // green
+		{0xd6, 0x27, 0x28, 0xff}, // red
+		{0x94, 0x67, 0xbd, 0xff}, // purple
+		{0x8c, 0x56, 0x4b, 0xff}, // brown
+		{0xe3, 0x77, 0xc2, 0xff}, // pink
+		{0x7f, 0x7f, 0x7f, 0xff}, // gray
+		{0xbc, 0xbd, 0x22, 0xff}, // olive
+		{0x17, 0xbe, 0xcf, 0xff}, // cyan
+	}
+}
+
+// NoData is the message of a graph without a single value.
+const NoData = "no data yet"
+
+// perSecond reports whether a unit draws counters as rates.
+func perSecond(unit string) bool {
+	switch unit {
+	case UnitPerSecond, UnitBytesPerSec, UnitBlocksPerSec:
+		return true
+	}
+	return false
+}
+
+// size returns the query's image size, defaults filled in.
+func (q Query) size() (int, int) {
+	w, h := q.Width, q.Height
+	if w == 0 {
+		w = defaultWidth
+	}
+	if h == 0 {
+		h = defaultHeight
+	}
+	return w, h
+}
+
+// drawn returns the value a point is drawn at: a counter's amount per
+// second of its interval for per-second units, else the value; NaN for
+// none.
+func drawn(p Point, rate bool) float64 {
+	if !rate {
+		return p.V
+	}
+	if !(p.Seconds > 0) {
+		return math.NaN()
+	}
+	return p.V / p.Seconds
+}
+
+// segments splits a line at its gaps: points without a value (NaN or
+// ±Inf) and missing time. Two points are joined when the later one is at
+// most step + 1.5 × max(step, its Seconds) after the earlier one: a
+// point covers its interval (Seconds, several for a rollup) within a
+// bucket of width step, with slack for a collector's jitter.
+func segments(points []Point, rate bool, step time.Duration) [][]XY {
+	var (
+		out  [][]XY
+		cur  []XY
+		last time.Time
+	)
+	for _, p := range points {
+		y := drawn(p, rate)
+		if math.IsNaN(y) || math.IsInf(y, 0) {
+			if len(cur) > 0 {
+				out, cur = append(out, cur), nil
+			}
+			continue
+		}
+		if len(cur) > 0 {
+			cover := step
+			if s := p.Seconds; s > 0 && s < 1e9 {
+				cover = max(cover, time.Duration(s*float64(time.Second)))
+			}
+			allowed := step + cover*3/2
+			if p.T.Sub(last) > allowed {
+				out, cur = append(out, cur), nil
+			}
+		}
+		cur = append(cur, XY{X: float64(p.T.Unix()) + float64(p.T.Nanosecond())/1e9, Y: y})
+		last = p.T
+	}
+	if len(cur) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// step returns the width of one of the data's points.
+func (d *Data) step() time.Duration {
+	w, _ := d.Query.size()
+	return bucketWidth(d.Query.Range, w, store.Resolution(d.Resolution))
+}
+
+// chart describes the data's graph: what PNG draws.
+func (d *Data) chart() Chart {
+	w, h := d.Query.size()
+	r := d.Query.Range
+	c := Chart{
+		Width: w, Height: h,
+		Title:    d.title(),
+		Subtitle: subtitle(r),
+		Unit:     d.Def.Unit,
+		XMin:     float64(r.From.Unix()), XMax: float64(r.To.Unix()),
+	}
+	plotW, plotH := w-95, h-95 // about what Render leaves for the plot
+	c.XTicks = timeTicks(r.From, r.To, plotW)
+	rate := perSecond(d.Def.Unit)
+	step := d.step()
+	lo, hi := math.Inf(1), math.Inf(-1)
+	colors := palette()
+	for i, s := range d.Series {
+		l := Line{Label: s.Label, Color: colors[i%len(colors)], Segments: segments(s.Points, rate, step)}
+		for _, seg := range l.Segments {
+			for _, p := range seg {
+				lo, hi = math.Min(lo, p.Y), math.Max(hi, p.Y)
+			}
+		}
+		c.Lines = append(c.Lines, l)
+	}
+	if math.IsInf(lo, 1) {
+		// Not a single value: an empty plot with the message.
+		c.Lines = nil
+		c.Message = NoData
+		c.YMin, c.YMax = 0, 1
+		return c
+	}
+	c.YMin, c.YMax, c.YTicks = valueTicks(lo, hi, d.Def.Unit, max(2, min(8, plotH/35)))
+	return c
+}
+
+// title is the graph's title with the object it is about.
+func (d *Data) title() string {
+	switch d.Def.Scope {
+	case Database:
+		return d.Def.Title + " — " + d.Query.DB
+	case Table:
+		return d.Def.Title + " — " + d.Query.Table + " in " + d.Query.DB
+	}
+	return d.Def.Title
+}
+
+// subtitle describes a range: "last day" and its dates, in UTC.
+func subtitle(r Range) string {
+	layout := "2006-01-02 15:04"
+	return r.From.UTC().Format(layout) + " to " + r.To.UTC().Format(layout) + " UTC"
+}

@@ -1,0 +1,328 @@
+// Package graph turns the samples stored in the central database into
+// graphs: a catalog of named graphs (Defs, Lookup; README.md lists them),
+// their data over a time range (ParseRange, Load), that data as a PNG
+// image or as CSV (Data.PNG, Data.CSV), and the lists the pages show
+// (Databases, Tables, Indexes).
+//
+// Load reads raw samples for ranges up to about two days, hourly rollups
+// up to 100 days (week, month) and daily rollups beyond (year), and has
+// the database downsample them to about one point per pixel column, so
+// the work per image is bounded whatever the range. Counters are drawn
+// per second; a NULL delta (a reset) or missing samples are gaps, drawn
+// as breaks in the line, never as zero.
+//
+// The package reads the central database only through the narrow Source
+// interface (implemented by internal/store's *Store, where the SQL is)
+// and draws only through Render, the one seam around go-chart/v2. The
+// parts between — range parsing, resolution and bucket choice, tick
+// placement, unit formatting, splitting lines at gaps — are pure
+// functions.
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"time"
+
+	"github.com/pggraph/pggraph/internal/store"
+)
+
+// Scope says which objects a graph is about and which query parameters it
+// needs.
+type Scope int
+
+const (
+	// Server graphs are the overview: the whole server.
+	Server Scope = iota + 1
+	// Database graphs are about one database (they need db=).
+	Database
+	// Table graphs are about one table (they need db= and table=).
+	Table
+)
+
+// Def is one named graph.
+type Def struct {
+	Name  string   // URL name, [a-z][a-z0-9_]*
+	Title string   // human title, drawn above the plot
+	Scope Scope    // which objects the graph is about
+	Unit  string   // what the y axis shows, e.g. "bytes", "per second", "%", "seconds", "count"
+	Lines []string // line labels, in CSV column order
+}
+
+// ErrBadRange is wrapped by every ParseRange error.
+var ErrBadRange = errors.New("bad range")
+
+// ErrNotFound means an unknown database or table (the CGI answers 404).
+var ErrNotFound = errors.New("not found")
+
+// ErrBadQuery is wrapped by the errors about a Query or a listing's
+// parameters that no data can answer: an unknown graph name, a missing
+// db= or table=, a size out of bounds, an unknown order or a bad page
+// (the CGI answers 400).
+var ErrBadQuery = errors.New("bad query")
+
+// Range is a graph's time window.
+type Range struct {
+	Name     string // day, week, month, year, or custom
+	From, To time.Time
+}
+
+// Query names one image.
+type Query struct {
+	Graph string // a Def's Name
+	// DB and Table name the database (scopes Database and Table) and the
+	// table (scope Table, as stored: format('%I.%I')); a Server graph
+	// ignores them.
+	DB, Table     string
+	Range         Range
+	Width, Height int // pixels; 0: 800×300; at most 4000×2000, at least 200×120
+}
+
+// Point is one point of one line. NaN means no value.
+type Point struct {
+	// T is the point's time: for raw samples the time of its (last)
+	// sample, the end of the interval; for rollups the start of the
+	// point's bucket. Always UTC.
+	T time.Time
+	// Seconds is the length of the intervals the point covers: for a
+	// counter those of the samples that have its value.
+	Seconds float64
+	// V is the value: a counter's amount in the point's interval (the
+	// delta, or the sum of the deltas the point covers), a gauge's value
+	// (averaged over the point), or a ratio in percent.
+	V float64
+	// Min and Max are the lowest and highest rate per second of one
+	// sample (counters) or value (gauges) the point covers; NaN for a
+	// ratio.
+	Min, Max float64
+}
+
+// Series is one line of a graph.
+type Series struct {
+	Label  string
+	Points []Point
+}
+
+// Data is one graph's data, ready to be drawn or written as CSV. Every
+// series has the same times, one point each.
+type Data struct {
+	Def        Def
+	Query      Query
+	Resolution string // "raw", "hour", "day": the table read
+	Series     []Series
+}
+
+// TableInfo summarises one table over a range.
+type TableInfo struct {
+	Name string // as stored: format('%I.%I', schema, table)
+	// Size (with indexes and TOAST) and DeadTuples are the latest values
+	// in the range; NaN when unknown.
+	Size float64
+	// Activity is the rows inserted, updated and deleted plus the
+	// sequential and index scans in the range.
+	Activity   float64
+	DeadTuples float64
+}
+
+// IndexInfo summarises one index over a range.
+type IndexInfo struct {
+	Name   string  // as stored: format('%I.%I', schema, index)
+	Scans  float64 // index scans in the range
+	Size   float64 // the latest size in the range, bytes; NaN when unknown
+	Unused bool    // no scan in the range
+}
+
+// Source is the central database as graph reads it: internal/store's
+// *Store implements it (the SQL is there).
+type Source interface {
+	// Series reads one group's columns over a range, objects combined
+	// and downsampled (store.SeriesQuery).
+	Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesRow, error)
+	// DatabaseNames lists the client's databases with samples, sorted.
+	DatabaseNames(ctx context.Context, prefix string) ([]string, error)
+	// TableStats returns one page of a database's tables and how many
+	// there are.
+	TableStats(ctx context.Context, q store.TableQuery) ([]store.TableStat, int, error)
+	// IndexStats returns a table's indexes over a range.
+	IndexStats(ctx context.Context, prefix, db, table string, res store.Resolution, from, to time.Time) ([]store.IndexStat, error)
+}
+
+var _ Source = (*store.Store)(nil)
+
+// Load reads one graph's data over its range from the central database:
+// from raw samples, hourly or daily rollups as the range's span and age
+// require, downsampled to about one point per pixel column (see Point).
+// An unknown graph, a missing db= or table= or a bad size is an error
+// wrapping ErrBadQuery, a bad range ErrBadRange, an unknown database or
+// table ErrNotFound. A graph without samples is no error: its Data has
+// no points, and PNG draws "no data yet".
+func Load(ctx context.Context, src Source, prefix string, q Query) (*Data, error) {
+	sp, err := q.check()
+	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckPrefix(prefix); err != nil {
+		return nil, fmt.Errorf("load graph %s: %w", q.Graph, err)
+	}
+	res := resolution(q.Range, time.Now())
+	w, _ := q.size()
+	sq := store.SeriesQuery{
+		Prefix: prefix, Group: sp.group, Resolution: res,
+		From: q.Range.From, To: q.Range.To,
+		Bucket: bucketWidth(q.Range, w, res),
+	}
+	if sp.scope != Server {
+		sq.Database = q.DB
+	}
+	if sp.scope == Table {
+		sq.Table = q.Table
+	}
+	index := map[string]int{} // column → its index in sq.Columns
+	column := func(name string, worst bool) {
+		if _, ok := index[name]; !ok {
+			index[name] = len(sq.Columns)
+			sq.Columns = append(sq.Columns, store.SeriesColumn{Name: name, Max: worst})
+		}
+	}
+	for _, l := range sp.lines {
+		column(l.column, l.over == overMax)
+		if l.other != "" {
+			column(l.other, l.over == overMax)
+		}
+	}
+	rows, err := src.Series(ctx, sq)
+	if errors.Is(err, store.ErrNoObject) {
+		return nil, fmt.Errorf("load graph %s: %w: %w", q.Graph, ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load graph %s: %w", q.Graph, err)
+	}
+	d := &Data{Def: sp.def(), Query: q, Resolution: string(res)}
+	for _, l := range sp.lines {
+		s := Series{Label: l.label, Points: make([]Point, len(rows))}
+		j := index[l.column]
+		for i, r := range rows {
+			p := Point{T: r.T, Seconds: r.Seconds[j], V: r.Values[j], Min: r.Min[j], Max: r.Max[j]}
+			if l.other != "" {
+				p.V, p.Min, p.Max = percentOf(r.Values[j], r.Values[index[l.other]]), math.NaN(), math.NaN()
+			}
+			s.Points[i] = p
+		}
+		d.Series = append(d.Series, s)
+	}
+	return d, nil
+}
+
+// percentOf is 100 × hit / (hit + miss), NaN when the sum is not
+// positive or a part is unknown.
+func percentOf(hit, miss float64) float64 {
+	total := hit + miss
+	if !(total > 0) {
+		return math.NaN()
+	}
+	return 100 * hit / total
+}
+
+// check validates a Query and returns its graph's spec.
+func (q Query) check() (spec, error) {
+	bad := func(format string, args ...any) (spec, error) {
+		return spec{}, fmt.Errorf("graph %q: %w: "+format, append([]any{q.Graph, ErrBadQuery}, args...)...)
+	}
+	sp, ok := lookup(q.Graph)
+	if !ok {
+		return bad("unknown graph")
+	}
+	if sp.scope != Server && q.DB == "" {
+		return bad("needs a database (db=)")
+	}
+	if sp.scope == Table && q.Table == "" {
+		return bad("needs a table (table=)")
+	}
+	w, h := q.size()
+	if w < minWidth || w > maxWidth || h < minHeight || h > maxHeight {
+		return bad("size %d×%d outside %d×%d to %d×%d", w, h, minWidth, minHeight, maxWidth, maxHeight)
+	}
+	if !q.Range.From.Before(q.Range.To) {
+		return spec{}, fmt.Errorf("graph %q: %w: from %s is not before to %s", q.Graph, ErrBadRange,
+			q.Range.From.Format(time.RFC3339), q.Range.To.Format(time.RFC3339))
+	}
+	return sp, nil
+}
+
+// PNG draws the graph as a PNG image (Render): lines of counters per
+// second, gaps as breaks, "no data yet" when there is no value at all.
+// It renders into a buffer first: when it fails, nothing is written.
+func (d *Data) PNG(w io.Writer) error {
+	return Render(w, d.chart())
+}
+
+// Databases returns the names of the client's databases that have
+// samples, sorted.
+func Databases(ctx context.Context, src Source, prefix string) ([]string, error) {
+	if err := store.CheckPrefix(prefix); err != nil {
+		return nil, fmt.Errorf("list databases: %w", err)
+	}
+	return src.DatabaseNames(ctx, prefix)
+}
+
+// Tables returns one page of the tables of database db that have samples
+// in r — offset tables skipped, at most limit (> 0) — and how many there
+// are. order is "busiest" (most Activity first, the default for ""),
+// "size" or "dead" (most dead tuples first); ties go by name. An unknown
+// database is ErrNotFound; a bad order or page ErrBadQuery.
+func Tables(ctx context.Context, src Source, prefix, db, order string, r Range, offset, limit int) (page []TableInfo, total int, err error) {
+	if order == "" {
+		order = store.OrderBusiest
+	}
+	switch {
+	case order != store.OrderBusiest && order != store.OrderSize && order != store.OrderDead:
+		return nil, 0, fmt.Errorf("list tables: %w: unknown order %q (busiest, size or dead)", ErrBadQuery, order)
+	case offset < 0 || limit <= 0:
+		return nil, 0, fmt.Errorf("list tables: %w: offset %d, limit %d", ErrBadQuery, offset, limit)
+	case !r.From.Before(r.To):
+		return nil, 0, fmt.Errorf("list tables: %w: empty range", ErrBadRange)
+	}
+	if err := store.CheckPrefix(prefix); err != nil {
+		return nil, 0, fmt.Errorf("list tables: %w", err)
+	}
+	stats, total, err := src.TableStats(ctx, store.TableQuery{
+		Prefix: prefix, Database: db, Resolution: resolution(r, time.Now()),
+		From: r.From, To: r.To, Order: order, Offset: offset, Limit: limit,
+	})
+	if errors.Is(err, store.ErrNoObject) {
+		return nil, 0, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, 0, err
+	}
+	for _, s := range stats {
+		page = append(page, TableInfo{Name: s.Name, Size: s.Size, Activity: s.Activity, DeadTuples: s.DeadTuples})
+	}
+	return page, total, nil
+}
+
+// Indexes returns the indexes of a table that have samples in r, by
+// name. An unknown database or table is ErrNotFound.
+func Indexes(ctx context.Context, src Source, prefix, db, table string, r Range) ([]IndexInfo, error) {
+	if !r.From.Before(r.To) {
+		return nil, fmt.Errorf("list indexes: %w: empty range", ErrBadRange)
+	}
+	if err := store.CheckPrefix(prefix); err != nil {
+		return nil, fmt.Errorf("list indexes: %w", err)
+	}
+	stats, err := src.IndexStats(ctx, prefix, db, table, resolution(r, time.Now()), r.From, r.To)
+	if errors.Is(err, store.ErrNoObject) {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := make([]IndexInfo, len(stats))
+	for i, s := range stats {
+		out[i] = IndexInfo{Name: s.Name, Scans: s.Scans, Size: s.Size, Unused: s.Scans == 0}
+	}
+	return out, nil
+}
