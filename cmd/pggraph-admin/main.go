@@ -1,11 +1,17 @@
 // Command pggraph-admin looks after pggraph's central PostgreSQL: it sets
-// up the databases and roles, and lists and removes clients.
+// up the databases and roles, keeps the web users, and lists and removes
+// clients.
 //
 // Usage:
 //
 //	pggraph-admin setup [-config FILE] [-db NAME]
 //	pggraph-admin client list [-config FILE] [-db NAME]
 //	pggraph-admin client remove [-config FILE] [-db NAME] PREFIX
+//	pggraph-admin user add [-config FILE] [-stdin] [-cost N] CLIENT USER
+//	pggraph-admin user passwd [-config FILE] [-stdin] [-cost N] USER
+//	pggraph-admin user del [-config FILE] USER
+//	pggraph-admin user list [-config FILE] [CLIENT]
+//	pggraph-admin user import [-config FILE] CLIENT FILE
 //
 // It reaches the central PostgreSQL like psql does: PGHOST, PGPORT,
 // PGUSER, PGPASSWORD (and the other libpq variables) and ~/.pgpass, or
@@ -26,6 +32,20 @@
 // client remove drops a client's tables in the samples database and
 // deletes its row in pggraph_clients.clients, at once and without asking;
 // it refuses while a collection of the client runs.
+//
+// user add, passwd, del, list and import keep the web users in
+// pggraph_users.client_users, which Apache checks (HTTP Basic auth) and
+// the CGI reads. A user may see one client's pages (CLIENT is its
+// prefix); names are unique across clients. add and passwd ask for the
+// password twice on the terminal without echo, or read one line of stdin
+// with -stdin (never from argv), and store its bcrypt hash (-cost, default
+// 10: Apache checks it on every request, ~80 ms of CPU at cost 10). import
+// reads htpasswd lines (user:hash, FILE - for stdin) and keeps bcrypt,
+// $apr1$, {SHA}, $5$ and $6$ hashes as they are; it refuses, naming the
+// line, plain hex MD5 hashes (the original pggraph's: Apache cannot verify
+// them, the user needs a new password), other hashes, bad or repeated
+// names, and users of another client; the rest is imported in one
+// transaction, and it exits 1 when any line was refused.
 //
 // Exit codes: 0 success; 1 a database step failed; 2 bad usage or
 // config.ini. Every failure is one line on stderr:
@@ -59,6 +79,11 @@ const usage = `usage:
   pggraph-admin setup [-config FILE] [-db NAME]
   pggraph-admin client list [-config FILE] [-db NAME]
   pggraph-admin client remove [-config FILE] [-db NAME] PREFIX
+  pggraph-admin user add [-config FILE] [-stdin] [-cost N] CLIENT USER
+  pggraph-admin user passwd [-config FILE] [-stdin] [-cost N] USER
+  pggraph-admin user del [-config FILE] USER
+  pggraph-admin user list [-config FILE] [CLIENT]
+  pggraph-admin user import [-config FILE] CLIENT FILE
 Without -config, the server is reached like psql: PGHOST, PGPORT, PGUSER,
 PGPASSWORD, ~/.pgpass.`
 
@@ -93,8 +118,8 @@ type command interface {
 }
 
 // streams are where a command reads and writes: stdout for results,
-// stderr for usage and warnings. stdin is for commands to come that read
-// passwords (user add, user passwd).
+// stderr for usage, warnings and password prompts; stdin for passwords
+// (user add, user passwd) and user import -.
 type streams struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
@@ -108,6 +133,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"setup":         &setupCommand{streams: s},
 		"client list":   &clientListCommand{streams: s},
 		"client remove": &clientRemoveCommand{streams: s},
+		"user add":      &userAddCommand{streams: s},
+		"user passwd":   &userPasswdCommand{streams: s},
+		"user del":      &userDelCommand{streams: s},
+		"user list":     &userListCommand{streams: s},
+		"user import":   &userImportCommand{streams: s},
 	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
@@ -119,12 +149,12 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	}
 	name, rest := args[0], args[1:]
-	if name == "client" {
+	if want, ok := map[string]string{"client": "list or remove", "user": "add, passwd, del, list or import"}[name]; ok {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
 			fmt.Fprintln(stderr, usage)
-			return usageError{errors.New("client: want list or remove")}
+			return usageError{fmt.Errorf("%s: want %s", name, want)}
 		}
-		name, rest = "client "+rest[0], rest[1:]
+		name, rest = name+" "+rest[0], rest[1:]
 	}
 	cmd, ok := commands[name]
 	if !ok {

@@ -335,7 +335,8 @@ func TestUsage(t *testing.T) {
 	}{
 		{"no command", nil, 2, "no command"},
 		{"unknown", []string{"frobnicate"}, 2, `unknown command "frobnicate"`},
-		{"user to come", []string{"user", "list"}, 2, `unknown command "user"`},
+		{"user alone", []string{"user"}, 2, "user: want add, passwd, del, list or import"},
+		{"user unknown", []string{"user", "rename"}, 2, `unknown command "user rename"`},
 		{"client alone", []string{"client"}, 2, "client: want list or remove"},
 		{"client unknown", []string{"client", "rename"}, 2, `unknown command "client rename"`},
 		{"remove no prefix", []string{"client", "remove"}, 2, "client remove: want one client PREFIX"},

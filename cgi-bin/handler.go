@@ -1,0 +1,429 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pggraph/pggraph/graph"
+	"github.com/pggraph/pggraph/internal/logging"
+	"github.com/pggraph/pggraph/internal/store"
+)
+
+// requestTimeout bounds one request: connecting, reading and drawing.
+const requestTimeout = 60 * time.Second
+
+// site is what the pages need of the client's config.ini.
+type site struct {
+	Prefix    string        // [local] prefix: the client's tables
+	Title     string        // [install] title
+	WWWPath   string        // [install] www_path: links are /<WWWPath>/index.cgi…
+	MaxImages int           // [pggraph] max_images: tables per page
+	Interval  time.Duration // [pggraph] interval: how often data changes
+}
+
+// base is the URL path of the client's pages.
+func (s site) base() string { return "/" + strings.Trim(s.WWWPath, "/") + "/index.cgi" }
+
+// samples is the central database as the pages read it; *store.Store
+// implements it.
+type samples interface {
+	graph.Source
+	// LastCollected is when the client's data last changed (zero when
+	// never).
+	LastCollected(ctx context.Context, prefix string) (time.Time, error)
+	Close(ctx context.Context) error
+}
+
+// users is pggraph_users as the CGI uses it; *store.Users implements it.
+type users interface {
+	// UserClient returns the client a web user may see, an error
+	// wrapping store.ErrNoUser for an unknown user.
+	UserClient(ctx context.Context, name string) (string, error)
+	LogAccess(ctx context.Context, a store.Access) error
+	Close(ctx context.Context) error
+}
+
+var (
+	_ samples = (*store.Store)(nil)
+	_ users   = (*store.Users)(nil)
+)
+
+// handler serves one client's pages, images and CSV. It is an ordinary
+// http.Handler: cgi.Serve runs it in production, net/http with -listen
+// for development, httptest in tests. It may serve requests concurrently:
+// each opens its own connections.
+type handler struct {
+	site site
+	// openSamples and openUsers connect to the central databases, once
+	// per request.
+	openSamples func(ctx context.Context) (samples, error)
+	openUsers   func(ctx context.Context) (users, error)
+	now         func() time.Time
+	log         *slog.Logger
+	// version identifies the program build; it is part of every ETag, so
+	// a new pggraph.cgi invalidates cached pages.
+	version string
+}
+
+// userKey is the context key of the authenticated user.
+type userKey struct{}
+
+// withUser returns r with the web server's authenticated user (CGI
+// REMOTE_USER) attached; "" means none. The CGI shell sets it from the
+// environment, never from a request header.
+func withUser(r *http.Request, user string) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), userKey{}, user))
+}
+
+func remoteUser(r *http.Request) string {
+	u, _ := r.Context().Value(userKey{}).(string)
+	return u
+}
+
+// recorder remembers the status a handler sent.
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *recorder) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *recorder) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// pending is a connection being opened in the background; get waits for
+// it, once.
+type pending[T any] struct {
+	ch  chan struct{}
+	v   T
+	err error
+}
+
+func openAsync[T any](ctx context.Context, open func(context.Context) (T, error)) *pending[T] {
+	p := &pending[T]{ch: make(chan struct{})}
+	go func() {
+		p.v, p.err = open(ctx)
+		close(p.ch)
+	}()
+	return p
+}
+
+func (p *pending[T]) get() (T, error) {
+	<-p.ch
+	return p.v, p.err
+}
+
+// closeTimeout bounds the cleanup after a response: closing connections,
+// writing the access log row.
+const closeTimeout = 10 * time.Second
+
+// ServeHTTP answers one request: authorization (403), the query string
+// (400, 404), then the page, image or CSV, 304 when the client's copy is
+// current. Internal faults are one line with 500, never a stack trace.
+// Every request is logged to client_access_log; a failure to log goes to
+// the logger only.
+func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	w := &recorder{ResponseWriter: rw}
+	log := h.log.With(logging.Client, h.site.Prefix)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
+	defer cancel()
+	// Both connections open while the request is parsed; pggraph_users
+	// is needed by every request (the access log).
+	conns := &conns{users: openAsync(ctx, h.openUsers)}
+	req, perr := parseRequest(r.URL.RawQuery, h.now())
+	if perr == nil {
+		conns.samples = openAsync(ctx, h.openSamples)
+	}
+	defer func() {
+		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+		defer ccancel()
+		h.logAccess(cctx, log, conns.users, r, w.status)
+		log.Debug("request done", "status", w.status, "ms", time.Since(start).Milliseconds())
+		if conns.samples != nil {
+			if src, err := conns.samples.get(); err == nil {
+				if err := src.Close(cctx); err != nil {
+					log.Warn(err.Error(), logging.Step, "samples")
+				}
+			}
+		}
+	}()
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			log.Error(fmt.Sprintf("panic: %v", v), logging.Step, "serve", "stack", string(debug.Stack()))
+			if w.status == 0 {
+				h.fail(w, &httpError{http.StatusInternalServerError, "internal error"})
+			}
+		}
+	}()
+	if herr := h.serve(ctx, log, w, r, conns, req, perr); herr != nil {
+		if herr.Status >= 500 {
+			log.Error(herr.Msg, logging.Step, "serve", "query", r.URL.RawQuery)
+			herr = &httpError{herr.Status, herr.public()}
+		}
+		h.fail(w, herr)
+	}
+}
+
+// conns are a request's connections to the central databases; samples is
+// nil when the request needs none.
+type conns struct {
+	users   *pending[users]
+	samples *pending[samples]
+}
+
+// logAccess appends the request's row to client_access_log and closes the
+// users connection.
+func (h *handler) logAccess(ctx context.Context, log *slog.Logger, p *pending[users], r *http.Request, status int) {
+	u, err := p.get()
+	if err != nil {
+		log.Error("access log: "+err.Error(), logging.Step, "users")
+		return
+	}
+	if status == 0 {
+		status = http.StatusOK
+	}
+	uri := r.RequestURI
+	if uri == "" {
+		uri = r.URL.RequestURI()
+	}
+	a := store.Access{Login: remoteUser(r), Date: h.now(), Request: uri, IP: remoteIP(r.RemoteAddr), Status: status}
+	if err := u.LogAccess(ctx, a); err != nil {
+		log.Error(err.Error(), logging.Step, "access log")
+	}
+	if err := u.Close(ctx); err != nil {
+		log.Warn(err.Error(), logging.Step, "users")
+	}
+}
+
+// Kinds of internal fault the client is told about.
+const (
+	msgUsersDown   = "user database unavailable"
+	msgSamplesDown = "central database unavailable"
+)
+
+// public is the text of an error the client may see: the message of a
+// 4xx, or for a 5xx only what kind of fault it was.
+func (e *httpError) public() string {
+	if e.Status < 500 {
+		return e.Msg
+	}
+	for _, m := range []string{msgUsersDown, msgSamplesDown} {
+		if strings.HasPrefix(e.Msg, m) {
+			return m
+		}
+	}
+	return "internal error"
+}
+
+// serve does the request's work; an error is the response to send.
+func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWriter, r *http.Request, c *conns, req request, perr *httpError) *httpError {
+	start := time.Now()
+	step := func(name string) {
+		log.Debug(name, logging.Step, "serve", "ms", float64(time.Since(start).Microseconds())/1000)
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		return &httpError{http.StatusMethodNotAllowed, "only GET and HEAD"}
+	}
+	// Who may see what comes before anything about the request.
+	if user := remoteUser(r); user != "" {
+		u, err := c.users.get()
+		if err != nil {
+			return &httpError{http.StatusInternalServerError, msgUsersDown + ": " + err.Error()}
+		}
+		step("users connected")
+		client, err := u.UserClient(ctx, user)
+		step("user checked")
+		switch {
+		case errors.Is(err, store.ErrNoUser) || (err == nil && client != h.site.Prefix):
+			return &httpError{http.StatusForbidden, "user " + quoteValue(user) + " may not see this client"}
+		case err != nil:
+			return &httpError{http.StatusInternalServerError, msgUsersDown + ": " + err.Error()}
+		}
+	}
+	if perr != nil {
+		return perr
+	}
+	src, err := c.samples.get()
+	if err != nil {
+		return &httpError{http.StatusInternalServerError, msgSamplesDown + ": " + err.Error()}
+	}
+	step("samples connected")
+	last, err := src.LastCollected(ctx, h.site.Prefix)
+	if err != nil {
+		return &httpError{http.StatusInternalServerError, msgSamplesDown + ": " + err.Error()}
+	}
+	step("last collection read")
+	if h.cached(w, r, req, last) {
+		return nil
+	}
+	var body []byte
+	var ctype string
+	var herr *httpError
+	switch req.Kind {
+	case kindGraph:
+		body, ctype, herr = h.graph(ctx, src, req)
+	default:
+		body, herr = h.page(ctx, src, req, last)
+		ctype = "text/html; charset=utf-8"
+	}
+	if herr != nil {
+		return herr
+	}
+	step("rendered")
+	hd := w.Header()
+	hd.Set("Content-Type", ctype)
+	hd.Set("Content-Length", strconv.Itoa(len(body)))
+	hd.Set("X-Content-Type-Options", "nosniff")
+	if req.Kind == kindGraph && req.CSV {
+		hd.Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.csv"`, req.Graph))
+	}
+	if req.Kind != kindGraph {
+		hd.Set("Content-Security-Policy", csp)
+		hd.Set("Referrer-Policy", "same-origin")
+		hd.Set("X-Frame-Options", "DENY")
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+	return nil
+}
+
+// fail sends an error response: the status and one line of text.
+func (h *handler) fail(w http.ResponseWriter, e *httpError) {
+	hd := w.Header()
+	hd.Del("ETag")
+	hd.Del("Last-Modified")
+	hd.Set("Content-Type", "text/plain; charset=utf-8")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Cache-Control", "no-store")
+	w.WriteHeader(e.Status)
+	fmt.Fprintf(w, "%d %s: %s\n", e.Status, http.StatusText(e.Status), oneLine(e.Msg))
+}
+
+// cached sets the validators of a response about data collected at last
+// and answers 304 when the client's copy matches. Nothing is cached
+// before the first collection.
+func (h *handler) cached(w http.ResponseWriter, r *http.Request, req request, last time.Time) bool {
+	hd := w.Header()
+	if last.IsZero() {
+		hd.Set("Cache-Control", "no-cache")
+		return false
+	}
+	tag := h.etag(req, last)
+	hd.Set("ETag", tag)
+	hd.Set("Last-Modified", last.UTC().Format(http.TimeFormat))
+	hd.Set("Cache-Control", "private, max-age="+strconv.Itoa(maxAge(last, h.site.Interval, h.now())))
+	notModified := false
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		notModified = etagMatch(inm, tag)
+	} else if ims, err := http.ParseTime(r.Header.Get("If-Modified-Since")); err == nil {
+		notModified = !last.Truncate(time.Second).After(ims)
+	}
+	if notModified {
+		w.WriteHeader(http.StatusNotModified)
+	}
+	return notModified
+}
+
+// maxAge is how many seconds a response stays fresh: until the next
+// collection is due (last + interval), at least 0.
+func maxAge(last time.Time, interval time.Duration, now time.Time) int {
+	return max(0, int(last.Add(interval).Sub(now)/time.Second))
+}
+
+// etag identifies a response: the data's version, the request, the site
+// settings the pages show and the program's build.
+func (h *handler) etag(req request, last time.Time) string {
+	sum := sha256.New()
+	fmt.Fprintf(sum, "%s\x00%d\x00%s\x00%s\x00%s\x00%d\x00%d\x00",
+		h.version, last.UnixNano(), h.site.Prefix, h.site.Title, h.site.WWWPath, h.site.MaxImages, h.site.Interval)
+	fmt.Fprintf(sum, "%s\x00%s\x00%s\x00%d\x00%s\x00%s\x00%t\x00%d\x00%d\x00%s\x00%s\x00%s",
+		req.Kind, req.DB, req.Table, req.Page, req.Sort, req.Graph, req.CSV, req.Width, req.Height, req.RangeName, req.From, req.To)
+	return `"` + hex.EncodeToString(sum.Sum(nil)[:12]) + `"`
+}
+
+// etagMatch reports whether an If-None-Match header matches tag (weak
+// comparison, as RFC 9110 asks for If-None-Match).
+func etagMatch(header, tag string) bool {
+	for _, t := range strings.Split(header, ",") {
+		t = strings.TrimSpace(t)
+		if t == "*" || strings.TrimPrefix(t, "W/") == tag {
+			return true
+		}
+	}
+	return false
+}
+
+// remoteIP is the address part of RemoteAddr ("host:port", or a bare
+// host from a CGI environment without REMOTE_PORT).
+func remoteIP(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+// graph draws one image or writes its CSV.
+func (h *handler) graph(ctx context.Context, src samples, req request) ([]byte, string, *httpError) {
+	d, err := graph.Load(ctx, src, h.site.Prefix, graph.Query{
+		Graph: req.Graph, DB: req.DB, Table: req.Table, Range: req.Range, Width: req.Width, Height: req.Height,
+	})
+	if herr := dataError(err, req); herr != nil {
+		return nil, "", herr
+	}
+	var buf bytes.Buffer
+	if req.CSV {
+		if err := d.CSV(&buf); err != nil {
+			return nil, "", &httpError{http.StatusInternalServerError, err.Error()}
+		}
+		return buf.Bytes(), "text/csv; charset=utf-8", nil
+	}
+	if err := d.PNG(&buf); err != nil {
+		return nil, "", &httpError{http.StatusInternalServerError, err.Error()}
+	}
+	return buf.Bytes(), "image/png", nil
+}
+
+// dataError maps an error of package graph to a response: an unknown
+// database or table is 404, a query no data can answer 400, anything
+// else 500 (its text for the log only).
+func dataError(err error, req request) *httpError {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, graph.ErrNotFound):
+		if req.Table != "" {
+			return notFound("no table %s in database %s", quoteValue(req.Table), quoteValue(req.DB))
+		}
+		return notFound("no database %s", quoteValue(req.DB))
+	case errors.Is(err, graph.ErrBadQuery), errors.Is(err, graph.ErrBadRange):
+		return badRequest("%s", oneLine(err.Error()))
+	}
+	return &httpError{http.StatusInternalServerError, err.Error()}
+}

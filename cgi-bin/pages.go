@@ -1,0 +1,361 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/base64"
+	"fmt"
+	"html/template"
+	"math"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/pggraph/pggraph/graph"
+)
+
+//go:embed page.html
+var pageHTML string
+
+//go:embed page.css
+var pageCSS string
+
+// csp is the pages' Content-Security-Policy: images from here, the one
+// inline style sheet (by hash), no scripts at all.
+var csp = func() string {
+	sum := sha256.Sum256([]byte(pageCSS))
+	return "default-src 'none'; img-src 'self'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
+		"'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+}()
+
+// pageTemplate renders every page; html/template escapes every name
+// (database, table and index names are the client's, so hostile).
+var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
+	"css": func() template.CSS { return template.CSS(pageCSS) },
+}).Parse(pageHTML))
+
+// Image sizes on the pages.
+const (
+	graphWidth, graphHeight = 800, 300 // graph.Query's default
+	thumbWidth, thumbHeight = 560, 200 // a table's image on the tables page
+)
+
+// link is an anchor.
+type link struct {
+	Text, Href string
+	Current    bool
+}
+
+// graphImage is one graph on a page: an <img> and a link to its CSV.
+type graphImage struct {
+	Title, Src, CSV string
+	Width, Height   int
+}
+
+// tableRow is one table of the tables page.
+type tableRow struct {
+	Name, Href                 string
+	Size, Activity, DeadTuples string
+	Image                      graphImage
+}
+
+// indexRow is one index of the table page.
+type indexRow struct {
+	Name, Scans, Size string
+	Unused            bool
+}
+
+// dbLinks are a database's links on the overview: its page (busiest
+// tables first) and its tables by size and by dead rows.
+type dbLinks struct {
+	Name, Href, BySize, ByDead string
+}
+
+// customRange is the form for an explicit from/to range.
+type customRange struct {
+	Action   string
+	Hidden   []field
+	From, To string // YYYY-MM-DD, UTC
+}
+
+type field struct{ Name, Value string }
+
+// view is everything page.html shows.
+type view struct {
+	Title     string // the client's title
+	Heading   string
+	Crumbs    []link
+	Ranges    []link
+	Custom    customRange
+	RangeText string
+	Updated   string
+	Graphs    []graphImage
+	Databases []dbLinks // overview
+	// Tables page.
+	DB         string
+	Tables     []tableRow
+	TableCount int
+	Sorts      []link
+	Prev, Next string
+	PageN      int
+	Pages      int
+	// Table page.
+	Indexes   []indexRow
+	HasIndex  bool
+	ShowIndex bool
+	Empty     string
+}
+
+// query builds base?k=v&… from key/value pairs in order, leaving out
+// empty values.
+func query(base string, kv ...string) string {
+	var b strings.Builder
+	b.WriteString(base)
+	sep := "?"
+	for i := 0; i+1 < len(kv); i += 2 {
+		if kv[i+1] == "" {
+			continue
+		}
+		b.WriteString(sep + kv[i] + "=" + url.QueryEscape(kv[i+1]))
+		sep = "&"
+	}
+	return b.String()
+}
+
+// pageRange are the range parameters page links carry: as given.
+func pageRange(req request) []string {
+	return []string{"range", req.RangeName, "from", req.From, "to", req.To}
+}
+
+// imageSrc is the URL of one graph of the request's range.
+func (h *handler) imageSrc(req request, name, db, table string, width, height int, csv bool) string {
+	kv := []string{"graph", name, "db", db, "table", table, "range", req.Range.Name, "from", req.From, "to", req.To}
+	if width != graphWidth || height != graphHeight {
+		kv = append(kv, "width", strconv.Itoa(width), "height", strconv.Itoa(height))
+	}
+	if csv {
+		kv = append(kv, "format", "csv")
+	}
+	return query(h.site.base(), kv...)
+}
+
+// images are the graphs of a scope.
+func (h *handler) images(req request, scope graph.Scope, db, table string) []graphImage {
+	var out []graphImage
+	for _, d := range graph.Defs() {
+		if d.Scope == scope {
+			out = append(out, h.image(req, d, db, table, graphWidth, graphHeight))
+		}
+	}
+	return out
+}
+
+func (h *handler) image(req request, d graph.Def, db, table string, width, height int) graphImage {
+	return graphImage{
+		Title: d.Title, Width: width, Height: height,
+		Src: h.imageSrc(req, d.Name, db, table, width, height, false),
+		CSV: h.imageSrc(req, d.Name, db, table, width, height, true),
+	}
+}
+
+// thumbGraph is the one graph shown per table on the tables page: its row
+// changes ("tuples"), or else the first table graph.
+func thumbGraph() (graph.Def, bool) {
+	var first graph.Def
+	found := false
+	for _, d := range graph.Defs() {
+		if d.Scope != graph.Table {
+			continue
+		}
+		if strings.Contains(d.Name, "tuples") {
+			return d, true
+		}
+		if !found {
+			first, found = d, true
+		}
+	}
+	return first, found
+}
+
+// page renders an HTML page.
+func (h *handler) page(ctx context.Context, src samples, req request, last time.Time) ([]byte, *httpError) {
+	base := h.site.base()
+	v := view{Title: h.site.Title, Updated: "never"}
+	if !last.IsZero() {
+		v.Updated = last.UTC().Format("2006-01-02 15:04 UTC")
+	}
+	v.RangeText = rangeText(req.Range)
+	overview := link{Text: "Overview", Href: query(base, pageRange(req)...)}
+
+	// Range links keep the page, its database, table and order; a new
+	// range starts the tables list over.
+	here := []string{"page", "", "db", req.DB, "table", req.Table, "sort", ""}
+	switch req.Kind {
+	case pageTables:
+		here[1] = pageTables
+		if req.Sort != sortBusiest {
+			here[7] = req.Sort
+		}
+	case pageTable:
+		here[1] = pageTable
+	}
+	for _, name := range []string{graph.RangeDay, graph.RangeWeek, graph.RangeMonth, graph.RangeYear} {
+		v.Ranges = append(v.Ranges, link{
+			Text: name, Href: query(base, append(append([]string{}, here...), "range", name)...),
+			Current: req.Range.Name == name && req.To == "",
+		})
+	}
+	v.Custom = customRange{Action: base,
+		From: req.Range.From.UTC().Format(time.DateOnly),
+		To:   req.Range.To.UTC().Add(-time.Nanosecond).Format(time.DateOnly)}
+	for i := 0; i+1 < len(here); i += 2 {
+		if here[i+1] != "" {
+			v.Custom.Hidden = append(v.Custom.Hidden, field{here[i], here[i+1]})
+		}
+	}
+
+	switch req.Kind {
+	case pageOverview:
+		v.Heading = "Server overview"
+		v.Crumbs = []link{{Text: "Overview", Current: true}}
+		v.Graphs = h.images(req, graph.Server, "", "")
+		dbs, err := graph.Databases(ctx, src, h.site.Prefix)
+		if herr := dataError(err, req); herr != nil {
+			return nil, herr
+		}
+		for _, db := range dbs {
+			at := func(sort string) string {
+				return query(base, append([]string{"page", pageTables, "db", db, "sort", sort}, pageRange(req)...)...)
+			}
+			v.Databases = append(v.Databases, dbLinks{Name: db, Href: at(""), BySize: at(sortSize), ByDead: at(sortDead)})
+		}
+		if len(dbs) == 0 {
+			v.Empty = "No database has samples yet: graphs appear after the second collection."
+		}
+	case pageTables:
+		if herr := h.tablesPage(ctx, src, req, &v); herr != nil {
+			return nil, herr
+		}
+		v.Crumbs = []link{overview, {Text: req.DB, Current: true}}
+	case pageTable:
+		idx, err := graph.Indexes(ctx, src, h.site.Prefix, req.DB, req.Table, req.Range)
+		if herr := dataError(err, req); herr != nil {
+			return nil, herr
+		}
+		v.Heading = "Table " + req.Table
+		v.DB = req.DB
+		v.Crumbs = []link{overview,
+			{Text: req.DB, Href: query(base, append([]string{"page", pageTables, "db", req.DB}, pageRange(req)...)...)},
+			{Text: req.Table, Current: true}}
+		v.Graphs = h.images(req, graph.Table, req.DB, req.Table)
+		v.ShowIndex = true
+		for _, x := range idx {
+			v.Indexes = append(v.Indexes, indexRow{Name: x.Name, Scans: count(x.Scans), Size: bytesText(x.Size), Unused: x.Unused})
+		}
+	}
+	var buf bytes.Buffer
+	if err := pageTemplate.Execute(&buf, v); err != nil {
+		return nil, &httpError{http.StatusInternalServerError, "render page: " + err.Error()}
+	}
+	return buf.Bytes(), nil
+}
+
+// tablesPage fills v with a database's graphs (page 1) and one page of
+// its tables, max_images of them.
+func (h *handler) tablesPage(ctx context.Context, src samples, req request, v *view) *httpError {
+	base := h.site.base()
+	n := h.site.MaxImages
+	tables, total, err := graph.Tables(ctx, src, h.site.Prefix, req.DB, req.Sort, req.Range, (req.Page-1)*n, n)
+	if herr := dataError(err, req); herr != nil {
+		return herr
+	}
+	pages := max(1, (total+n-1)/n)
+	if req.Page > pages {
+		return notFound("no page %d: database %s has %d page(s) of tables", req.Page, quoteValue(req.DB), pages)
+	}
+	v.Heading = "Database " + req.DB
+	v.DB, v.TableCount, v.PageN, v.Pages = req.DB, total, req.Page, pages
+	if req.Page == 1 {
+		v.Graphs = h.images(req, graph.Database, req.DB, "")
+	}
+	sortParam := func(s string) string {
+		if s == sortBusiest {
+			return ""
+		}
+		return s
+	}
+	at := func(p int, sort string) string {
+		pp := ""
+		if p > 1 {
+			pp = strconv.Itoa(p)
+		}
+		return query(base, append([]string{"page", pageTables, "db", req.DB, "p", pp, "sort", sortParam(sort)}, pageRange(req)...)...)
+	}
+	for _, s := range []struct{ key, text string }{{sortBusiest, "busiest"}, {sortSize, "largest"}, {sortDead, "most dead rows"}} {
+		v.Sorts = append(v.Sorts, link{Text: s.text, Href: at(1, s.key), Current: req.Sort == s.key})
+	}
+	if req.Page > 1 {
+		v.Prev = at(req.Page-1, req.Sort)
+	}
+	if req.Page < pages {
+		v.Next = at(req.Page+1, req.Sort)
+	}
+	thumb, ok := thumbGraph()
+	for _, t := range tables {
+		row := tableRow{
+			Name: t.Name, Size: bytesText(t.Size), Activity: count(t.Activity), DeadTuples: count(t.DeadTuples),
+			Href: query(base, append([]string{"page", pageTable, "db", req.DB, "table", t.Name}, pageRange(req)...)...),
+		}
+		if ok {
+			row.Image = h.image(req, thumb, req.DB, t.Name, thumbWidth, thumbHeight)
+		}
+		v.Tables = append(v.Tables, row)
+	}
+	if total == 0 {
+		v.Empty = "No table of this database has samples in this range."
+	}
+	return nil
+}
+
+// rangeText describes a range for the page.
+func rangeText(r graph.Range) string {
+	const f = "2006-01-02 15:04"
+	return fmt.Sprintf("%s – %s UTC", r.From.UTC().Format(f), r.To.UTC().Format(f))
+}
+
+// bytesText formats a size: 1.5 MB; "–" when unknown.
+func bytesText(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	units := []string{"B", "kB", "MB", "GB", "TB", "PB"}
+	i := 0
+	for math.Abs(v) >= 1000 && i < len(units)-1 {
+		v /= 1000
+		i++
+	}
+	if i == 0 {
+		return fmt.Sprintf("%.0f B", v)
+	}
+	return fmt.Sprintf("%.3g %s", v, units[i])
+}
+
+// count formats a number of things: 950, 12.3k, 4.5M; "–" when unknown.
+func count(v float64) string {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return "–"
+	}
+	switch a := math.Abs(v); {
+	case a >= 1e9:
+		return fmt.Sprintf("%.3gG", v/1e9)
+	case a >= 1e6:
+		return fmt.Sprintf("%.3gM", v/1e6)
+	case a >= 1e4:
+		return fmt.Sprintf("%.3gk", v/1e3)
+	}
+	return strconv.FormatFloat(math.Round(v), 'f', -1, 64)
+}

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"unicode/utf8"
+
+	"golang.org/x/crypto/bcrypt"
+)
+
+// maxPassword is bcrypt's limit: it ignores (and x/crypto refuses) bytes
+// after the 72nd.
+const maxPassword = 72
+
+// passwordSource says where a command reads a new password: a terminal
+// prompt without echo (asked twice), or one line of stdin with -stdin.
+// Passwords are never taken from argv, where other users can read them.
+type passwordSource struct {
+	streams
+	fromStdin bool
+}
+
+// read returns the new password for user.
+func (p passwordSource) read(user string) ([]byte, error) {
+	if p.fromStdin {
+		return readLine(p.stdin)
+	}
+	f, ok := p.stdin.(*os.File)
+	if !ok || !isTerminal(f) {
+		return nil, usageError{errors.New("stdin is not a terminal: give the password on stdin with -stdin")}
+	}
+	fmt.Fprintf(p.stderr, "New password for %s: ", user)
+	pw, err := readNoEcho(f)
+	fmt.Fprintln(p.stderr)
+	if err != nil {
+		return nil, fmt.Errorf("read password: %w", err)
+	}
+	fmt.Fprintf(p.stderr, "Retype the password: ")
+	again, err := readNoEcho(f)
+	fmt.Fprintln(p.stderr)
+	if err != nil {
+		return nil, fmt.Errorf("read password: %w", err)
+	}
+	if !bytes.Equal(pw, again) {
+		return nil, errors.New("the passwords differ")
+	}
+	return pw, nil
+}
+
+// readLine reads one line (up to \n or the end of r), without its line
+// ending.
+func readLine(r io.Reader) ([]byte, error) {
+	line, err := bufio.NewReaderSize(r, 256).ReadSlice('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return nil, fmt.Errorf("read password: longer than %d bytes", maxPassword)
+		}
+		return nil, fmt.Errorf("read password: %w", err)
+	}
+	line = bytes.TrimSuffix(line, []byte("\n"))
+	line = bytes.TrimSuffix(line, []byte("\r"))
+	return bytes.Clone(line), nil
+}
+
+// hashPassword checks pw and returns its bcrypt hash at cost.
+func hashPassword(pw []byte, cost int) (string, error) {
+	switch {
+	case len(pw) == 0:
+		return "", usageError{errors.New("empty password")}
+	case len(pw) > maxPassword:
+		return "", usageError{fmt.Errorf("password longer than %d bytes (bcrypt ignores the rest)", maxPassword)}
+	case !utf8.Valid(pw):
+		return "", usageError{errors.New("password is not valid UTF-8")}
+	}
+	h, err := bcrypt.GenerateFromPassword(pw, cost)
+	if err != nil {
+		return "", fmt.Errorf("hash password: %w", err)
+	}
+	return string(h), nil
+}
