@@ -162,15 +162,24 @@ func OpenServer(ctx context.Context, srv Server, samplesDB string, groups []coll
 		locked:  map[string]bool{},
 		ensured: map[string]bool{},
 	}
+	// Both at once: each login (SCRAM) costs a few milliseconds, which the
+	// CGI pays on every request.
+	var clientsErr error
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.clients, clientsErr = dial(ctx, srv, schema.Clients)
+	}()
 	var err error
 	s.samples, err = dial(ctx, srv, samplesDB)
-	if err != nil {
-		return nil, err
-	}
-	s.clients, err = dial(ctx, srv, schema.Clients)
-	if err != nil {
-		s.samples.Close(ctx)
-		return nil, err
+	<-done
+	if err != nil || clientsErr != nil {
+		for _, c := range []*pgx.Conn{s.samples, s.clients} {
+			if c != nil {
+				c.Close(ctx)
+			}
+		}
+		return nil, errors.Join(err, clientsErr)
 	}
 	return s, nil
 }
