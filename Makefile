@@ -35,6 +35,7 @@ bench: deps build
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./tunnel/
 	$(GO) test -run '^$$' -bench . -benchtime 3x -count=1 ./internal/store/ ./cmd/pggraph-collect/
 	$(GO) test -run '^$$' -bench . -benchtime 20x -count=1 ./graph/
+	$(GO) test -run '^$$' -bench . -benchtime 3x -count=1 ./cgi-bin/
 
 ## demo: pggraph end to end on this machine (see README "Demo"); demo-stop ends it
 demo: deps build

@@ -84,7 +84,7 @@ var web struct {
 // webSite returns the running site: Apache on the rig's central cluster,
 // with client acme (max_images = 3) collected runs times. It fails the test,
 // never skips it.
-func webSite(t *testing.T) *rig.Apache {
+func webSite(t testing.TB) *rig.Apache {
 	t.Helper()
 	r := shared.Get(t)
 	web.once.Do(func() {
@@ -320,7 +320,7 @@ func collect(ctx context.Context, r *rig.Rig) error {
 
 // fetch GETs path from Apache as user (no credentials when ""), with
 // extra headers as name/value pairs.
-func fetch(t *testing.T, a *rig.Apache, path, user, password string, header ...string) (*http.Response, []byte) {
+func fetch(t testing.TB, a *rig.Apache, path, user, password string, header ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.URL+path, nil)
 	if err != nil {
