@@ -16,7 +16,9 @@ import (
 // overview graph with two counter lines over the fixture's databases.
 const cgiGraph = "transactions"
 
-// BenchmarkCGIVsRRDtool is the whole cost a browser's image request has:
+// BenchmarkCGIVsRRDtool is the whole cost a browser's image request has,
+// with the central server reached over TCP (SCRAM login) and over the
+// local socket:
 // the pggraph.cgi process, started as Apache starts it (CGI environment,
 // config.ini beside SCRIPT_FILENAME), connecting to the central PostgreSQL
 // as pggraph_web, reading the 400-day fixture at the range's resolution
@@ -44,9 +46,15 @@ func BenchmarkCGIVsRRDtool(b *testing.B) {
 	}
 	pgpass := filepath.Join(dir, "pgpass")
 	os.WriteFile(pgpass, fmt.Appendf(nil, "127.0.0.1:%d:*:pggraph_web:%s\n", r.Central.Port, webPassword), 0o600)
-	install := filepath.Join(dir, fxPrefix)
-	os.MkdirAll(install, 0o755)
-	os.WriteFile(filepath.Join(install, "config.ini"), fmt.Appendf(nil, `[install]
+	// One install directory per way of reaching the central server: TCP
+	// with SCRAM (as the rig's clients log in), and the local socket (no
+	// password exchange: peer authentication in production, trust on the
+	// rig), which an operator with a local central database would use.
+	scripts := map[string]string{}
+	for transport, host := range map[string]string{"tcp": "127.0.0.1", "socket": r.Central.SocketDir} {
+		install := filepath.Join(dir, transport, fxPrefix)
+		os.MkdirAll(install, 0o755)
+		os.WriteFile(filepath.Join(install, "config.ini"), fmt.Appendf(nil, `[install]
 directory = %s
 www_path = pggraph/%s
 title = Bench
@@ -54,24 +62,25 @@ title = Bench
 database = pggraph
 prefix = %s
 port = %d
-host = 127.0.0.1
+host = %s
 user = pggraph
 [remote]
 user = mon
-`, install, fxPrefix, fxPrefix, r.Central.Port), 0o600)
-	script := filepath.Join(install, "index.cgi")
-	if err := os.Symlink(cgi, script); err != nil {
-		b.Fatal(err)
+`, install, fxPrefix, fxPrefix, r.Central.Port, host), 0o600)
+		scripts[transport] = filepath.Join(install, "index.cgi")
+		if err := os.Symlink(cgi, scripts[transport]); err != nil {
+			b.Fatal(err)
+		}
 	}
-	request := func(query string) []string {
+	request := func(script, query string) []string {
 		return []string{"GATEWAY_INTERFACE=CGI/1.1", "REQUEST_METHOD=GET", "SERVER_PROTOCOL=HTTP/1.1", "HTTP_HOST=127.0.0.1",
 			"SCRIPT_FILENAME=" + script, "SCRIPT_NAME=/pggraph/" + fxPrefix + "/index.cgi",
 			"REQUEST_URI=/pggraph/" + fxPrefix + "/index.cgi?" + query, "QUERY_STRING=" + query,
 			"REMOTE_ADDR=127.0.0.1", "PGPASSFILE=" + pgpass, "PATH=/usr/bin:/bin"}
 	}
-	runCGI := func(query string) time.Duration {
+	runCGI := func(script, query string) time.Duration {
 		cmd := exec.Command(script)
-		cmd.Env = request(query)
+		cmd.Env = request(script, query)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		start := time.Now()
@@ -83,8 +92,12 @@ user = mon
 		return took
 	}
 
-	for _, name := range []string{RangeDay, RangeWeek, RangeMonth, RangeYear} {
-		b.Run(name, func(b *testing.B) {
+	for _, sub := range []struct{ transport, name string }{
+		{"socket", RangeDay}, {"socket", RangeWeek}, {"socket", RangeMonth}, {"socket", RangeYear},
+		{"tcp", RangeDay}, {"tcp", RangeWeek}, {"tcp", RangeMonth}, {"tcp", RangeYear},
+	} {
+		name, script := sub.name, scripts[sub.transport]
+		b.Run(sub.transport+"/"+name, func(b *testing.B) {
 			rdir := b.TempDir()
 			rng, err := ParseRange(name, "", "", f.end)
 			if err != nil {
@@ -96,11 +109,11 @@ user = mon
 				b.Fatal(err)
 			}
 			rrdArgs := rrdFiles(b, d, rdir)
-			runCGI(query) // warm both: page cache, dynamic loader
+			runCGI(script, query) // warm both: page cache, dynamic loader
 			timed(b, "rrdtool", rrdArgs...)
 			var cgiT, rrdT []time.Duration
 			for b.Loop() {
-				cgiT = append(cgiT, runCGI(query))
+				cgiT = append(cgiT, runCGI(script, query))
 				t, _ := timed(b, "rrdtool", rrdArgs...)
 				rrdT = append(rrdT, t)
 			}
@@ -112,7 +125,7 @@ user = mon
 			// GNU time forks the CGI from its own small process (a
 			// child of this test would inherit the test's peak RSS).
 			cmd := exec.Command("/usr/bin/time", "-f", "maxrss-kb %M", script)
-			cmd.Env = request(query)
+			cmd.Env = request(script, query)
 			var stderr bytes.Buffer
 			cmd.Stdout, cmd.Stderr = nil, &stderr
 			if err := cmd.Run(); err != nil {
