@@ -45,7 +45,11 @@ func (s *Store) RegisterClient(ctx context.Context, c Client) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	_, err := s.clients.Exec(ctx, `
+	conn, err := s.clients(ctx)
+	if err != nil {
+		return fmt.Errorf("register client %s: %w", c.Prefix, err)
+	}
+	_, err = conn.Exec(ctx, `
 INSERT INTO clients (prefix, title, directory, www_path) VALUES ($1, $2, nullif($3, ''), nullif($4, ''))
 ON CONFLICT (prefix) DO UPDATE SET title = EXCLUDED.title, directory = EXCLUDED.directory, www_path = EXCLUDED.www_path`,
 		c.Prefix, c.Title, c.Directory, c.WWWPath)
@@ -63,7 +67,11 @@ ON CONFLICT (prefix) DO UPDATE SET title = EXCLUDED.title, directory = EXCLUDED.
 func (s *Store) ListClients(ctx context.Context) ([]Client, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	rows, err := s.clients.Query(ctx, `
+	conn, err := s.clients(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	rows, err := conn.Query(ctx, `
 SELECT prefix, title, coalesce(directory, ''), coalesce(www_path, ''), created,
        last_run, coalesce(last_duration_ms, 0), coalesce(last_outcome, ''), coalesce(last_error, ''), coalesce(last_samples, 0)
 FROM clients ORDER BY prefix`)
@@ -145,7 +153,11 @@ ORDER BY 1`, commentMark(prefix))
 			return Removed{}, fmt.Errorf("remove client %s: drop tables: %w", prefix, err)
 		}
 	}
-	rowTx, err := s.clients.Begin(ctx)
+	conn, err := s.clients(ctx)
+	if err != nil {
+		return Removed{}, fmt.Errorf("remove client %s: %w", prefix, err)
+	}
+	rowTx, err := conn.Begin(ctx)
 	if err != nil {
 		return Removed{}, fmt.Errorf("remove client %s: %w", prefix, err)
 	}

@@ -127,7 +127,8 @@ func dsnQuote(v string) string {
 // session and end with it at the latest.
 type Store struct {
 	samples *pgx.Conn
-	clients *pgx.Conn
+	srv     Server    // reaches pggraph_clients too
+	conns   *pgx.Conn // to pggraph_clients, dialled on first use (see clients)
 	groups  []collector.Group
 
 	mu      sync.Mutex
@@ -162,26 +163,26 @@ func OpenServer(ctx context.Context, srv Server, samplesDB string, groups []coll
 		locked:  map[string]bool{},
 		ensured: map[string]bool{},
 	}
-	// Both at once: each login (SCRAM) costs a few milliseconds, which the
-	// CGI pays on every request.
-	var clientsErr error
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		s.clients, clientsErr = dial(ctx, srv, schema.Clients)
-	}()
 	var err error
-	s.samples, err = dial(ctx, srv, samplesDB)
-	<-done
-	if err != nil || clientsErr != nil {
-		for _, c := range []*pgx.Conn{s.samples, s.clients} {
-			if c != nil {
-				c.Close(ctx)
-			}
-		}
-		return nil, errors.Join(err, clientsErr)
+	if s.samples, err = dial(ctx, srv, samplesDB); err != nil {
+		return nil, err
 	}
+	s.srv = srv
 	return s, nil
+}
+
+// clients returns the connection to pggraph_clients, dialling it on first
+// use: a collection needs it, but pggraph.cgi, a new process for every
+// image, mostly does not, and each login costs milliseconds.
+func (s *Store) clients(ctx context.Context) (*pgx.Conn, error) {
+	if s.conns == nil {
+		c, err := dial(ctx, s.srv, schema.Clients)
+		if err != nil {
+			return nil, err
+		}
+		s.conns = c
+	}
+	return s.conns, nil
 }
 
 // dial connects srv to database.
@@ -208,7 +209,11 @@ func cloneGroups(groups []collector.Group) []collector.Group {
 func (s *Store) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, lockTimeout)
 	defer cancel()
-	return errors.Join(s.samples.Close(ctx), s.clients.Close(ctx))
+	err := s.samples.Close(ctx)
+	if s.conns != nil {
+		err = errors.Join(err, s.conns.Close(ctx))
+	}
+	return err
 }
 
 // group returns the group named name.
@@ -303,7 +308,11 @@ func (s *Store) RecordRun(ctx context.Context, prefix string, run collector.RunR
 		e := oneLine(run.Error)
 		lastErr = &e
 	}
-	_, err := s.clients.Exec(ctx, `
+	conn, err := s.clients(ctx)
+	if err != nil {
+		return fmt.Errorf("record run in clients row %s: %w", prefix, err)
+	}
+	_, err = conn.Exec(ctx, `
 INSERT INTO clients AS c (prefix, title, last_run, last_duration_ms, last_outcome, last_error, last_samples)
 VALUES ($1, $1, $2, $3, $4, $5, $6)
 ON CONFLICT (prefix) DO UPDATE SET
@@ -329,10 +338,14 @@ func (s *Store) Check(ctx context.Context, prefix string) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
+	clients, err := s.clients(ctx)
+	if err != nil {
+		return err
+	}
 	for _, c := range []struct {
 		conn *pgx.Conn
 		kind string
-	}{{s.samples, schema.Samples}, {s.clients, schema.Clients}} {
+	}{{s.samples, schema.Samples}, {clients, schema.Clients}} {
 		if err := checkVersion(ctx, c.conn, c.kind); err != nil {
 			return err
 		}

@@ -690,7 +690,11 @@ func TestClients(t *testing.T) {
 		t.Fatal(err)
 	}
 	var e string
-	if err := s.clients.QueryRow(ctx, `SELECT last_error FROM clients WHERE prefix = 'installed'`).Scan(&e); err != nil || e != "a; b" {
+	clients, err := s.clients(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clients.QueryRow(ctx, `SELECT last_error FROM clients WHERE prefix = 'installed'`).Scan(&e); err != nil || e != "a; b" {
 		t.Errorf("last_error = %q, %v", e, err)
 	}
 }
@@ -719,7 +723,11 @@ func TestRemoveClient(t *testing.T) {
 	if n := count(t, s.samples, "pg_class", "relname LIKE 'gone\\_too\\_%' AND relkind = 'r'"); n != 8 {
 		t.Errorf("gone_too lost tables: %d left", n)
 	}
-	if n := count(t, s.clients, "clients", "prefix = 'gone'"); n != 0 {
+	clients, err := s.clients(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, clients, "clients", "prefix = 'gone'"); n != 0 {
 		t.Error("clients row left")
 	}
 	if _, err := s.RemoveClient(ctx, "gone"); !errors.Is(err, ErrNoClient) {

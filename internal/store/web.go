@@ -313,7 +313,11 @@ func (s *Store) LastCollected(ctx context.Context, prefix string) (time.Time, er
 	if taken != nil {
 		return *taken, nil
 	}
-	err = s.clients.QueryRow(ctx, `SELECT last_run FROM clients WHERE prefix = $1`, prefix).Scan(&taken)
+	clients, err := s.clients(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("last run of client %s: %w", prefix, err)
+	}
+	err = clients.QueryRow(ctx, `SELECT last_run FROM clients WHERE prefix = $1`, prefix).Scan(&taken)
 	if errors.Is(err, pgx.ErrNoRows) || (err == nil && taken == nil) {
 		return time.Time{}, nil
 	}
