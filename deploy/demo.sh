@@ -129,9 +129,21 @@ start() {
 	bin/pggraph-admin client list | sed 's/^/  /'
 
 	echo "demo: pggraph-forward $state/clients/acme (twin tunnel through the bastion)…"
-	bin/pggraph-forward "$state/clients/acme" >"$state/forward-acme.log" 2>&1 &
-	echo $! >"$state/forward.pid"
-	wait_for "$state/forward-acme.log" "Press Ctrl-C" "$!" 30
+	# The port is chosen just before binding; another program may still take
+	# it first, so a taken port gets a new one.
+	local try
+	for try in 1 2 3 4 5; do
+		sed -i "s/^local_port = .*/local_port = $(free_port)/" "$state/clients/acme/config.ini"
+		bin/pggraph-forward "$state/clients/acme" >"$state/forward-acme.log" 2>&1 &
+		echo $! >"$state/forward.pid"
+		for _ in $(seq 300); do
+			grep -q -e "Press Ctrl-C" -e "already in use" "$state/forward-acme.log" && break
+			running "$!" || break
+			sleep 0.1
+		done
+		grep -q "already in use" "$state/forward-acme.log" || break
+	done
+	wait_for "$state/forward-acme.log" "Press Ctrl-C" "$(cat "$state/forward.pid")" 30
 
 	local port
 	port=$(sed -n 's/^local_port = //p' "$state/clients/acme/config.ini")
