@@ -440,6 +440,9 @@ func TestApachePages(t *testing.T) {
 	if len(all) != count(graph.Server) {
 		t.Errorf("overview: %d images, want %d", len(all), count(graph.Server))
 	}
+	if bytes.Contains(overview, []byte("template0")) || bytes.Contains(overview, []byte("template1")) {
+		t.Errorf("overview lists the template databases")
+	}
 	shop := hrefs(overview, "shop")
 	crm := hrefs(overview, regexp.QuoteMeta("crm &lt;&amp;&gt;"))
 	if len(shop) != 1 || len(crm) != 1 {

@@ -355,6 +355,9 @@ func (s *Store) DatabaseNames(ctx context.Context, prefix string) ([]string, err
 	}
 	rows, err := s.samples.Query(ctx, `SELECT DISTINCT o.name FROM `+ident(t.object())+` o
 WHERE o.grp = 'database' AND o.name IS NOT NULL
+  -- PostgreSQL's built-in templates: collected (their size and wraparound
+  -- age count in the overview) but never browsed, having no tables.
+  AND o.name NOT IN ('template0', 'template1')
   AND (`+exists(t.raw("database"))+` OR `+exists(t.hour("database"))+` OR `+exists(t.day("database"))+`)`)
 	if err != nil {
 		return nil, fmt.Errorf("list databases of client %s: %w", prefix, err)
