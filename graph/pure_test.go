@@ -84,19 +84,19 @@ func TestResolutionAndBucket(t *testing.T) {
 		res    store.Resolution
 		bucket time.Duration
 	}{
-		{"day", rs["day"], 800, store.ResolutionRaw, 108 * time.Second},
-		{"day at 400 px", rs["day"], 400, store.ResolutionRaw, 216 * time.Second},
+		{"day", rs["day"], 800, store.ResolutionRaw, 120 * time.Second},
+		{"day at 400 px", rs["day"], 400, store.ResolutionRaw, 270 * time.Second},
 		{"week", rs["week"], 800, store.ResolutionHour, time.Hour},
-		{"month", rs["month"], 800, store.ResolutionHour, time.Hour},
-		{"month at 200 px", rs["month"], 200, store.ResolutionHour, 4 * time.Hour},
+		{"month", rs["month"], 800, store.ResolutionHour, 2 * time.Hour},
+		{"month at 200 px", rs["month"], 200, store.ResolutionHour, 7 * time.Hour},
 		{"year", rs["year"], 800, store.ResolutionDay, 24 * time.Hour},
-		{"two days raw", Range{"custom", now.Add(-48 * time.Hour), now}, 800, store.ResolutionRaw, 216 * time.Second},
+		{"two days raw", Range{"custom", now.Add(-48 * time.Hour), now}, 800, store.ResolutionRaw, 240 * time.Second},
 		{"three days hourly", Range{"custom", now.Add(-72 * time.Hour), now}, 800, store.ResolutionHour, time.Hour},
 		{"old day past raw retention", Range{"custom", now.AddDate(0, 0, -40), now.AddDate(0, 0, -39)}, 800, store.ResolutionHour, time.Hour},
 		{"old week past hourly retention", Range{"custom", now.AddDate(-2, 0, 0), now.AddDate(-2, 0, 7)}, 800, store.ResolutionDay, 24 * time.Hour},
 		{"200 days daily", Range{"custom", now.AddDate(0, 0, -200), now}, 800, store.ResolutionDay, 24 * time.Hour},
-		{"ten years daily", Range{"custom", now.AddDate(-10, 0, 0), now}, 800, store.ResolutionDay, 5 * 24 * time.Hour},
-		{"width 0 is 800", rs["day"], 0, store.ResolutionRaw, 108 * time.Second},
+		{"ten years daily", Range{"custom", now.AddDate(-10, 0, 0), now}, 800, store.ResolutionDay, 6 * 24 * time.Hour},
+		{"width 0 is 800", rs["day"], 0, store.ResolutionRaw, 120 * time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -112,7 +112,7 @@ func TestResolutionAndBucket(t *testing.T) {
 			if w == 0 {
 				w = defaultWidth
 			}
-			if n := int(math.Ceil(float64(tt.r.To.Sub(tt.r.From)) / float64(b))); n > w+1 {
+			if n := int(math.Ceil(float64(tt.r.To.Sub(tt.r.From)) / float64(b))); n > plotColumns(w)+1 {
 				t.Errorf("%d points for %d pixels", n, w)
 			}
 		})

@@ -470,14 +470,18 @@ func TestLoadWeekAndMonthAreHourly(t *testing.T) {
 		if d.Resolution != "hour" {
 			t.Errorf("%s: resolution %s, want hour", name, d.Resolution)
 		}
-		hours := int(r.To.Sub(r.From).Hours())
-		if n := len(d.Series[0].Points); n > hours || n < hours-4 {
-			t.Errorf("%s: %d points, want about %d", name, n, hours)
+		// One point per bucket: an hour for a week, two for a month (at
+		// most a point per pixel column of the plot).
+		bucket := bucketWidth(r, defaultWidth, store.ResolutionHour)
+		want := int(r.To.Sub(r.From) / bucket)
+		if n := len(d.Series[0].Points); n > want || n < want-4 {
+			t.Errorf("%s: %d points, want about %d (one per %s)", name, n, want, bucket)
 		}
-		// app alone: 100 + i%50 + 1000 per sample; an hour of six samples
-		// sums to 6 × 1100 + the six i%50.
+		// app alone: 100 + i%50 + 1000 per sample; a bucket of k samples
+		// sums to k × 1100 + the k i%50.
+		k := float64(bucket / fxStep)
 		for _, p := range d.Series[0].Points {
-			if p.T.Before(f.downFrom.Add(-time.Hour)) && (p.V < 6*1100 || p.V > 6*1149) {
+			if p.T.Before(f.downFrom.Add(-bucket)) && (p.V < k*1100 || p.V > k*1149) {
 				t.Errorf("%s: %s: commit %v outside an hour's range", name, p.T, p.V)
 				break
 			}

@@ -136,15 +136,25 @@ func resolution(r Range, now time.Time) store.Resolution {
 	return store.ResolutionDay
 }
 
-// bucketWidth is the width of one point: the span divided by the image's
-// width in pixels, rounded up to whole seconds, or for rollups to whole
-// rows (hours or days), so a graph has at most about one point per pixel
-// column whatever its range.
+// plotMargin is the part of an image's width outside the plot: the y
+// axis labels (up to about 60 px) and the right margin (20 px).
+const plotMargin = 80
+
+// plotColumns is how many pixel columns the plot of an image of width
+// pixels has, about.
+func plotColumns(width int) int {
+	return max(width-plotMargin, width/2, 1)
+}
+
+// bucketWidth is the width of one point: the span divided by the plot's
+// width in pixel columns, rounded up to whole seconds, or for rollups to
+// whole rows (hours or days), so a graph has at most about one point per
+// pixel column whatever its range (a month at 800 px: two-hour points).
 func bucketWidth(r Range, width int, res store.Resolution) time.Duration {
 	if width <= 0 {
 		width = defaultWidth
 	}
-	per := math.Ceil(r.To.Sub(r.From).Seconds() / float64(width))
+	per := math.Ceil(r.To.Sub(r.From).Seconds() / float64(plotColumns(width)))
 	b := time.Duration(max(per, 1)) * time.Second
 	var step time.Duration
 	switch res {
