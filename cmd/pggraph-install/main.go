@@ -1,0 +1,105 @@
+// Command pggraph-install installs pggraph for one client: it asks the
+// original installer's questions (or reads them from -answers FILE), then
+// creates the install directory with config.ini (mode 0600) and an index.cgi
+// symlink to the installed pggraph.cgi, creates the client's tables and its
+// row in pggraph_clients, and prints the next steps.
+//
+// Usage:
+//
+//	pggraph-install [-cgi PATH] [-answers FILE [-yes]]
+//
+// -answers FILE answers every question from an ini file with config.ini's
+// sections and keys: a missing key takes the question's default, an invalid
+// one fails naming [section] key. An unknown SSH host key is refused with
+// -answers unless -yes trusts it.
+//
+// Exit codes: 0 installed; 1 a step failed (nothing is left behind); 2 bad
+// usage or a bad answers file. Failures are one line on stderr:
+// pggraph-install: <step>: <cause>.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/pggraph/pggraph/installer"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "pggraph-install: "+oneLine(err))
+	}
+	os.Exit(exitCode(err))
+}
+
+// usageError is bad usage or a bad answers file: exit code 2.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func exitCode(err error) int {
+	var u *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &u):
+		return 2
+	default:
+		return 1
+	}
+}
+
+func run(ctx context.Context, args []string, stdin *os.File, stdout *os.File, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pggraph-install", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	answers := fs.String("answers", "", "answer every question from this ini `file` (config.ini's sections and keys)")
+	cgi := fs.String("cgi", installer.DefaultMainCGI, "the installed pggraph.cgi `path` that index.cgi links to")
+	yes := fs.Bool("yes", false, "with -answers: trust an unknown SSH host key")
+	if err := fs.Parse(args); err != nil {
+		return &usageError{fmt.Errorf("usage: %w", err)}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Errorf("usage: unexpected argument %q", fs.Arg(0))}
+	}
+	if *yes && *answers == "" {
+		return &usageError{errors.New("usage: -yes needs -answers (a terminal asks instead)")}
+	}
+	opt := installer.Options{MainCGI: *cgi, Stdout: stdout, AgentSocket: os.Getenv("SSH_AUTH_SOCK")}
+	if *answers != "" {
+		a, err := installer.LoadAnswers(*answers)
+		if err != nil {
+			return &usageError{fmt.Errorf("answers: %w", err)}
+		}
+		a.TrustHostKeys = *yes
+		opt.Prompter = a
+	} else {
+		opt.Prompter = installer.NewSurvey(stdin, stdout, stderr)
+	}
+	_, err := installer.Run(ctx, opt)
+	var se *installer.StepError
+	if *answers != "" && errors.As(err, &se) && (se.Step == "ask" || se.Step == "check answers") {
+		return &usageError{err}
+	}
+	return err
+}
+
+// oneLine keeps an error message on one line (errors.Join and pgx use
+// newlines).
+func oneLine(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = strings.TrimSpace(l)
+	}
+	return strings.Join(lines, "; ")
+}

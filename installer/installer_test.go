@@ -1,0 +1,414 @@
+package installer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/pggraph/pggraph/internal/config"
+	"github.com/pggraph/pggraph/internal/rig"
+	"github.com/pggraph/pggraph/internal/store"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/acme.ini from the test's output")
+
+// shared is the package's one rig, with a central PostgreSQL.
+var shared = rig.Lazy{Options: rig.Options{Central: true}}
+
+// centralPassword is role pggraph's password on the rig's central server.
+const centralPassword = "central-pw-Inst4"
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if err := shared.Close(); err != nil {
+		fmt.Fprintln(os.Stderr, "close rig:", err)
+	}
+	os.Exit(code)
+}
+
+var setupOnce sync.Once
+
+// env is the rig with its central databases set up.
+func env(t testing.TB) *rig.Rig {
+	t.Helper()
+	r := shared.Get(t)
+	var err error
+	setupOnce.Do(func() {
+		srv := store.Server{Params: fmt.Sprintf("host=127.0.0.1 port=%d user=postgres", r.Central.Port), Password: config.Secret(r.Central.SuperPassword)}
+		if _, err = store.Setup(t.Context(), srv, "pggraph", nil); err != nil {
+			return
+		}
+		err = r.Central.Exec(t.Context(), "postgres", "ALTER ROLE pggraph PASSWORD '"+centralPassword+"'")
+	})
+	if err != nil {
+		t.Fatalf("set up central databases: %v", err)
+	}
+	return r
+}
+
+// fixture is one install's inputs.
+type fixture struct {
+	root, dir, known, answers, cgi string
+	defaults                       *config.Config
+}
+
+// newFixture writes an answers file for prefix under a new root; edit may
+// change the answers text.
+func newFixture(t *testing.T, r *rig.Rig, prefix string, centralPort int, edit func(string) string) fixture {
+	t.Helper()
+	root := t.TempDir()
+	f := fixture{root: root, dir: filepath.Join(root, "www", prefix), known: filepath.Join(root, "ssh", "known_hosts"),
+		answers: filepath.Join(root, "answers.ini"), cgi: filepath.Join(root, "_main", "pggraph.cgi")}
+	if err := os.MkdirAll(filepath.Join(root, "www"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	f.defaults = config.Default()
+	f.defaults.SSH.KnownHosts = f.known
+	text := fmt.Sprintf(`[install]
+directory = %s
+www_path  = pggraph/%s
+title     = %s Corporation
+
+[local]
+prefix   = %s
+port     = %d
+host     = 127.0.0.1
+password = %s
+
+[remote]
+user       = %s
+password   = %s
+local_port = 7555
+
+[ssh]
+user         = %s
+keyfile      = %s
+server       = 127.0.0.1
+port         = %d
+bind_port    = %d
+bind_address = 127.0.0.1
+`, f.dir, prefix, strings.ToUpper(prefix), prefix, centralPort, centralPassword, r.PG.MonitorUser, r.PG.MonitorPassword,
+		r.User, r.Keys.ED25519, r.DBHost.Port, r.PG.Port)
+	if edit != nil {
+		text = edit(text)
+	}
+	if err := os.WriteFile(f.answers, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f fixture) run(t *testing.T, trust bool) (*config.Config, string, error) {
+	t.Helper()
+	a, err := LoadAnswers(f.answers)
+	if err != nil {
+		t.Fatalf("LoadAnswers: %v", err)
+	}
+	a.TrustHostKeys = trust
+	var out bytes.Buffer
+	c, err := Run(t.Context(), Options{Prompter: a, MainCGI: f.cgi, Stdout: &out, Defaults: f.defaults})
+	return c, out.String(), err
+}
+
+// openCentral connects to the rig's central samples database as pggraph.
+func openCentral(t *testing.T, r *rig.Rig) *store.Store {
+	t.Helper()
+	l := config.Default().Local
+	l.Host, l.Port, l.Password = "127.0.0.1", r.Central.Port, centralPassword
+	s, err := store.Open(t.Context(), l, nil)
+	if err != nil {
+		t.Fatalf("open central: %v", err)
+	}
+	t.Cleanup(func() { s.Close(context.Background()) })
+	return s
+}
+
+func clientRow(t *testing.T, r *rig.Rig, prefix string) (store.Client, bool) {
+	t.Helper()
+	cl, err := openCentral(t, r).ListClients(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range cl {
+		if c.Prefix == prefix {
+			return c, true
+		}
+	}
+	return store.Client{}, false
+}
+
+func tableExists(t *testing.T, r *rig.Rig, table string) bool {
+	t.Helper()
+	// Exec with a query that fails when the table is missing.
+	err := r.Central.Exec(t.Context(), "pggraph", "SELECT 1 FROM "+table+" LIMIT 0")
+	return err == nil
+}
+
+// checkInstalled checks everything an install of prefix leaves behind.
+func checkInstalled(t *testing.T, r *rig.Rig, f fixture, prefix string) {
+	t.Helper()
+	st, err := os.Stat(f.dir)
+	if err != nil || !st.IsDir() || st.Mode().Perm() != 0o755 {
+		t.Fatalf("install directory: %v %v", st, err)
+	}
+	ini := filepath.Join(f.dir, "config.ini")
+	st, err = os.Stat(ini)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("config.ini: %v %v", st, err)
+	}
+	got, err := os.ReadFile(ini)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The golden file holds placeholders for what differs per run.
+	repl := strings.NewReplacer(f.dir, "@DIR@", f.known, "@KNOWN@", r.Keys.ED25519, "@KEY@", centralPassword, "@CENTRALPW@",
+		r.PG.MonitorPassword, "@MONPW@", r.User, "@SSHUSER@", r.PG.MonitorUser, "@MONUSER@",
+		"port          = "+strconv.Itoa(r.DBHost.Port), "port          = @SSHPORT@",
+		"port      = "+strconv.Itoa(r.DBHost.Port), "port      = @SSHPORT@")
+	norm := repl.Replace(string(got))
+	norm = strings.ReplaceAll(norm, strconv.Itoa(r.Central.Port), "@CENTRALPORT@")
+	norm = strings.ReplaceAll(norm, strconv.Itoa(r.PG.Port), "@PGPORT@")
+	norm = strings.ReplaceAll(norm, strconv.Itoa(r.DBHost.Port), "@SSHPORT@")
+	norm = strings.ReplaceAll(norm, prefix, "@PREFIX@")
+	golden := filepath.Join("testdata", "acme.ini")
+	if *update {
+		if err := os.WriteFile(golden, []byte(norm), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if norm != string(want) {
+		t.Errorf("config.ini differs from %s:\n--- got\n%s\n--- want\n%s", golden, norm, want)
+	}
+	if _, err := config.Load(ini); err != nil {
+		t.Errorf("config.ini does not load: %v", err)
+	}
+	if l, err := os.Readlink(filepath.Join(f.dir, "index.cgi")); err != nil || l != f.cgi {
+		t.Errorf("index.cgi -> %q (%v), want %q", l, err, f.cgi)
+	}
+	if !tableExists(t, r, prefix+"_object") {
+		t.Errorf("table %s_object missing", prefix)
+	}
+	row, ok := clientRow(t, r, prefix)
+	if !ok {
+		t.Fatalf("no clients row for %s", prefix)
+	}
+	if row.Directory != f.dir || row.WWWPath != "pggraph/"+prefix || row.Title != strings.ToUpper(prefix)+" Corporation" {
+		t.Errorf("clients row = %+v", row)
+	}
+}
+
+// checkNothing checks that a failed install of prefix left nothing behind.
+func checkNothing(t *testing.T, r *rig.Rig, f fixture, prefix string) {
+	t.Helper()
+	if _, err := os.Lstat(f.dir); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("install directory %s left behind (%v)", f.dir, err)
+	}
+	if tableExists(t, r, prefix+"_object") {
+		t.Errorf("table %s_object left behind", prefix)
+	}
+	if _, ok := clientRow(t, r, prefix); ok {
+		t.Errorf("clients row %s left behind", prefix)
+	}
+}
+
+func TestAnswersInstall(t *testing.T) {
+	r := env(t)
+	t.Cleanup(func() {
+		ctx := context.Background()
+		l := config.Default().Local
+		l.Host, l.Port, l.Password = "127.0.0.1", r.Central.Port, centralPassword
+		s, err := store.Open(ctx, l, nil)
+		if err != nil {
+			t.Errorf("open central: %v", err)
+			return
+		}
+		defer s.Close(ctx)
+		if _, err := s.RemoveClient(ctx, "acme"); err != nil {
+			t.Errorf("remove client acme: %v", err)
+		}
+	})
+	f := newFixture(t, r, "acme", r.Central.Port, nil)
+	c, out, err := f.run(t, true)
+	if err != nil {
+		t.Fatalf("Run: %v\n%s", err, out)
+	}
+	checkInstalled(t, r, f, "acme")
+	if c.Path != filepath.Join(f.dir, "config.ini") {
+		t.Errorf("Path = %q", c.Path)
+	}
+	kh, err := os.ReadFile(f.known)
+	if err != nil || !strings.Contains(string(kh), fmt.Sprintf("[127.0.0.1]:%d ", r.DBHost.Port)) {
+		t.Errorf("known_hosts = %q (%v)", kh, err)
+	}
+	for _, want := range []string{"pggraph-forward " + f.dir, "-p 7555", "* * * * pggraph-collect " + f.dir,
+		"pggraph-admin user add acme USER", CronMinutes("acme", 10*time.Minute), "Apache: nothing to add"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, centralPassword) || strings.Contains(out, r.PG.MonitorPassword) {
+		t.Errorf("output shows a password:\n%s", out)
+	}
+
+	t.Run("duplicate prefix", func(t *testing.T) {
+		f2 := newFixture(t, r, "acme", r.Central.Port, nil)
+		_, out, err := f2.run(t, true)
+		if err == nil || !strings.Contains(err.Error(), "[local] prefix") || !strings.Contains(err.Error(), "already a client's") {
+			t.Fatalf("err = %v\n%s", err, out)
+		}
+		if _, err := os.Lstat(f2.dir); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("directory created: %v", err)
+		}
+		checkInstalled(t, r, f, "acme") // the first install is untouched
+	})
+}
+
+func TestExistingDirectory(t *testing.T) {
+	r := env(t)
+	f := newFixture(t, r, "exists", r.Central.Port, nil)
+	if err := os.Mkdir(f.dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(f.dir, "keep"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, out, err := f.run(t, true)
+	if err == nil || !strings.Contains(err.Error(), "[install] directory") || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+	ents, _ := os.ReadDir(f.dir)
+	if len(ents) != 1 || ents[0].Name() != "keep" {
+		t.Errorf("directory changed: %v", ents)
+	}
+	if _, ok := clientRow(t, r, "exists"); ok {
+		t.Error("clients row created")
+	}
+}
+
+func TestCentralDown(t *testing.T) {
+	r := env(t)
+	f := newFixture(t, r, "down", 1, nil) // nothing listens on port 1
+	_, out, err := f.run(t, true)
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "connect central database" {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+	if strings.Contains(err.Error(), centralPassword) {
+		t.Errorf("error shows the password: %v", err)
+	}
+	checkNothing(t, r, f, "down")
+}
+
+// failingStore fails RegisterClient after the tables were created.
+type failingStore struct{ Store }
+
+func (s failingStore) RegisterClient(context.Context, store.Client) error {
+	return errors.New("injected failure")
+}
+
+func TestUndo(t *testing.T) {
+	r := env(t)
+	f := newFixture(t, r, "undo", r.Central.Port, nil)
+	a, err := LoadAnswers(f.answers)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.TrustHostKeys = true
+	open := func(ctx context.Context, l config.Local) (Store, error) {
+		s, err := store.Open(ctx, l, nil)
+		if err != nil {
+			return nil, err
+		}
+		return failingStore{s}, nil
+	}
+	_, err = Run(t.Context(), Options{Prompter: a, MainCGI: f.cgi, Defaults: f.defaults, Open: open})
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "register client" {
+		t.Fatalf("err = %v", err)
+	}
+	checkNothing(t, r, f, "undo")
+}
+
+func TestUntrustedHostKey(t *testing.T) {
+	r := env(t)
+	f := newFixture(t, r, "untrusted", r.Central.Port, nil)
+	_, out, err := f.run(t, false)
+	var se *StepError
+	if !errors.As(err, &se) || se.Step != "host key" || !strings.Contains(err.Error(), "not trusted") {
+		t.Fatalf("err = %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "SHA256:") {
+		t.Errorf("fingerprint not shown:\n%s", out)
+	}
+	if _, err := os.Stat(f.known); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("known_hosts written: %v", err)
+	}
+	checkNothing(t, r, f, "untrusted")
+}
+
+func TestAnswersErrors(t *testing.T) {
+	r := env(t)
+	tests := []struct {
+		name, from, to, want string
+	}{
+		{"bad port", "local_port = 7555", "local_port = 70000", "[remote] local_port: must be 1 to 65535"},
+		{"bad prefix", "prefix   = badpfx", "prefix   = Bad-Prefix", "[local] prefix: must be a lower-case letter"},
+		{"relative dir", "directory = /", "directory = rel/", "[install] directory: not an absolute path"},
+		{"dsa key", "keyfile      = ", "keyfile      = " + r.Keys.DSA + "\n;", "[ssh] keyfile"},
+		{"protected key", "keyfile      = ", "keyfile      = " + r.Keys.Protected + "\n;", "passphrase"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, r, "badpfx", r.Central.Port, func(s string) string { return strings.Replace(s, tt.from, tt.to, 1) })
+			_, out, err := f.run(t, true)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v, want %q\n%s", err, tt.want, out)
+			}
+			checkNothing(t, r, f, "badpfx")
+		})
+	}
+	t.Run("interval", func(t *testing.T) {
+		f := newFixture(t, r, "badpfx", r.Central.Port, func(s string) string { return s + "\n[pggraph]\ninterval = 61\n" })
+		_, _, err := f.run(t, true)
+		if err == nil || !strings.Contains(err.Error(), "[pggraph] interval: must be 1 to 60") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("unknown key", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "a.ini")
+		os.WriteFile(p, []byte("[ssh]\nbogus = 1\n"), 0o600)
+		if _, err := LoadAnswers(p); err == nil || !strings.Contains(err.Error(), "[ssh] bogus: unknown key") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+func TestCronMinutes(t *testing.T) {
+	for _, tt := range []struct {
+		prefix string
+		min    time.Duration
+		n      int
+	}{{"acme", 10 * time.Minute, 6}, {"b", 15 * time.Minute, 4}, {"c", 60 * time.Minute, 1}, {"d", time.Minute, 60}} {
+		got := strings.Split(CronMinutes(tt.prefix, tt.min), ",")
+		if len(got) != tt.n {
+			t.Errorf("CronMinutes(%q, %v) = %v", tt.prefix, tt.min, got)
+		}
+		if got[0] != CronMinutes(tt.prefix, tt.min)[:len(got[0])] {
+			t.Errorf("not stable")
+		}
+	}
+}
