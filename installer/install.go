@@ -16,7 +16,6 @@ import (
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
-	"github.com/pggraph/pggraph/tunnel"
 )
 
 // DefaultMainCGI is where the original layout installs pggraph.cgi.
@@ -333,16 +332,15 @@ func testTunnel(ctx context.Context, opt Options, c *config.Config) error {
 	if opt.TestTunnel != nil {
 		return opt.TestTunnel(ctx, c)
 	}
-	t, err := tunnel.Open(ctx, tunnel.FromConfig(c, opt.AgentSocket))
+	// What pggraph-collect -t does: the tunnel, a read of every metric on
+	// the client's server, the central database; nothing is written.
+	st, err := store.Open(ctx, c.Local, collector.Groups())
 	if err != nil {
 		return err
 	}
-	defer t.Close()
-	conn, err := t.Dial(ctx)
-	if err != nil {
-		return err
-	}
-	return conn.Close()
+	defer st.Close(context.WithoutCancel(ctx))
+	_, err = collector.Test(ctx, collector.Job{Config: c, Store: st, AgentSocket: opt.AgentSocket}, st.Check)
+	return err
 }
 
 // CronMinutes spreads clients over the interval: the first minute is a hash

@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"html"
+	"image/png"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +16,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/rig"
@@ -147,13 +151,43 @@ func (x tmux) waitLast(s string) {
 }
 
 // answer waits for prompt, types text and presses Enter.
+//
+// Keys that arrive before survey reads the terminal are discarded when it
+// switches the terminal to raw mode (seen on a loaded machine), so it
+// types until the answer shows (as stars for a password), then presses
+// Enter.
 func (x tmux) answer(prompt, text string) {
 	x.t.Helper()
 	x.waitLast(prompt)
 	if text != "" {
-		x.cmd("send-keys", "-t", "inst", "-l", text)
+		echo := text
+		if strings.Contains(strings.ToLower(prompt), "password") {
+			echo = strings.Repeat("*", utf8.RuneCountInString(text))
+		}
+		for try := 1; ; try++ {
+			x.cmd("send-keys", "-t", "inst", "-l", text)
+			if x.lastEndsWith(echo, 5*time.Second) {
+				break
+			}
+			if try == 3 {
+				x.t.Fatalf("typed %q at %q three times, never shown; screen:\n%s", text, prompt, x.screen())
+			}
+		}
 	}
 	x.cmd("send-keys", "-t", "inst", "Enter")
+}
+
+// lastEndsWith waits up to d for the last non-empty line of the screen to
+// end with s.
+func (x tmux) lastEndsWith(s string, d time.Duration) bool {
+	x.t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		lines := strings.Split(strings.TrimRight(x.screen(), "\n "), "\n")
+		if strings.HasSuffix(strings.TrimRight(lines[len(lines)-1], " "), s) {
+			return true
+		}
+	}
+	return false
 }
 
 func TestTerminal(t *testing.T) {
@@ -284,6 +318,8 @@ func TestAnswersFile(t *testing.T) {
 		}
 	}
 
+	overviewServesPNGs(t, r, root, cgi, filepath.Join(dir, "index.cgi"))
+
 	if out, code := install("-answers", answers, "-cgi", cgi, "-yes"); code != 2 || !strings.Contains(out, "[install] directory") {
 		t.Errorf("existing directory: code %d\n%s", code, out)
 	}
@@ -315,4 +351,57 @@ func removeClient(t *testing.T, r *rig.Rig, prefix string) {
 	if _, err := s.RemoveClient(context.Background(), prefix); err != nil && !errors.Is(err, store.ErrNoClient) {
 		t.Errorf("remove client %s: %v", prefix, err)
 	}
+}
+
+// overviewServesPNGs builds pggraph.cgi where the install's index.cgi
+// symlink points, then, as Apache would, asks index.cgi for the overview
+// page and for every image on it: each must be a PNG that decodes.
+func overviewServesPNGs(t *testing.T, r *rig.Rig, root, cgi, script string) {
+	t.Helper()
+	if out, err := exec.Command("go", "build", "-o", cgi, "../../cgi-bin").CombinedOutput(); err != nil {
+		t.Fatalf("go build pggraph.cgi: %v: %s", err, out)
+	}
+	const webPassword = "install-web-pw"
+	if err := r.Central.Exec(t.Context(), "postgres", "ALTER ROLE pggraph_web PASSWORD '"+webPassword+"'"); err != nil {
+		t.Fatal(err)
+	}
+	pgpass := filepath.Join(root, "web.pgpass")
+	os.WriteFile(pgpass, fmt.Appendf(nil, "127.0.0.1:%d:*:pggraph_web:%s\n", r.Central.Port, webPassword), 0o600)
+	get := func(query string) (header string, body []byte) {
+		t.Helper()
+		cmd := exec.Command(script)
+		cmd.Env = []string{"GATEWAY_INTERFACE=CGI/1.1", "REQUEST_METHOD=GET", "SERVER_PROTOCOL=HTTP/1.1", "HTTP_HOST=127.0.0.1",
+			"SCRIPT_FILENAME=" + script, "SCRIPT_NAME=/pggraph/acme2/index.cgi", "REQUEST_URI=/pggraph/acme2/index.cgi?" + query,
+			"QUERY_STRING=" + query, "REMOTE_ADDR=127.0.0.1", "PGPASSFILE=" + pgpass, "PATH=/usr/bin:/bin"}
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("index.cgi?%s: %v", query, err)
+		}
+		h, b, ok := bytes.Cut(out, []byte("\r\n\r\n"))
+		if !ok {
+			t.Fatalf("index.cgi?%s: no header: %.200q", query, out)
+		}
+		return string(h), b
+	}
+	header, page := get("")
+	if !strings.Contains(header, "text/html") {
+		t.Fatalf("overview: %s", header)
+	}
+	srcs := regexp.MustCompile(`<img[^>]* src="([^"]+)"`).FindAllSubmatch(page, -1)
+	if len(srcs) == 0 {
+		t.Fatalf("overview has no images:\n%s", page)
+	}
+	for _, m := range srcs {
+		src := html.UnescapeString(string(m[1]))
+		_, query, _ := strings.Cut(src, "?")
+		header, body := get(query)
+		if !strings.Contains(header, "Content-Type: image/png") {
+			t.Errorf("%s: %s", src, header)
+			continue
+		}
+		if _, err := png.Decode(bytes.NewReader(body)); err != nil {
+			t.Errorf("%s: %v", src, err)
+		}
+	}
+	t.Logf("overview of the new install: %d images, each a PNG", len(srcs))
 }
