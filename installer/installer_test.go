@@ -6,11 +6,11 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"github.com/pggraph/pggraph/internal/centraltest"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -36,24 +36,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-var setupOnce sync.Once
+// central sets the central databases up once per test binary.
+var centralSetup centraltest.Once
 
 // env is the rig with its central databases set up.
 func env(t testing.TB) *rig.Rig {
 	t.Helper()
-	r := shared.Get(t)
-	var err error
-	setupOnce.Do(func() {
-		srv := store.Server{Params: fmt.Sprintf("host=127.0.0.1 port=%d user=postgres", r.Central.Port), Password: config.Secret(r.Central.SuperPassword)}
-		if _, err = store.Setup(t.Context(), srv, "pggraph", nil); err != nil {
-			return
-		}
-		err = r.Central.Exec(t.Context(), "postgres", "ALTER ROLE pggraph PASSWORD '"+centralPassword+"'")
-	})
-	if err != nil {
-		t.Fatalf("set up central databases: %v", err)
-	}
-	return r
+	return centralSetup.Do(t, shared.Get(t), centralPassword)
 }
 
 // fixture is one install's inputs.

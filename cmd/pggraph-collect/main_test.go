@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/pggraph/pggraph/internal/centraltest"
 	"math"
 	"os"
 	"os/exec"
@@ -45,25 +46,13 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// setupOnce sets the central databases up once per test binary.
-var setupOnce sync.Once
+// central sets the central databases up once per test binary.
+var centralSetup centraltest.Once
 
 // env is the rig with its central databases set up.
 func env(t testing.TB) *rig.Rig {
 	t.Helper()
-	r := shared.Get(t)
-	var err error
-	setupOnce.Do(func() {
-		srv := store.Server{Params: fmt.Sprintf("host=127.0.0.1 port=%d user=postgres", r.Central.Port), Password: config.Secret(r.Central.SuperPassword)}
-		if _, err = store.Setup(t.Context(), srv, "pggraph", nil); err != nil {
-			return
-		}
-		err = r.Central.Exec(t.Context(), "postgres", "ALTER ROLE pggraph PASSWORD '"+centralPassword+"'")
-	})
-	if err != nil {
-		t.Fatalf("set up central databases: %v", err)
-	}
-	return r
+	return centralSetup.Do(t, shared.Get(t), centralPassword)
 }
 
 // clientConfig writes ROOT/<prefix>/config.ini for a client reaching the
