@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pggraph/pggraph/internal/centraltest"
 	"html"
 	"image/png"
 	"os"
@@ -13,7 +14,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -23,8 +23,11 @@ import (
 	"github.com/pggraph/pggraph/internal/store"
 )
 
-// binDir holds ./bin/pggraph-install and pggraph-collect, rebuilt by TestMain.
-var binDir, _ = filepath.Abs(filepath.Join("..", "..", "bin"))
+// binDir holds pggraph-install and pggraph-collect, built by TestMain
+// into a directory of this package's own: cmd/pggraph-collect's tests
+// rebuild ./bin/pggraph-collect while these run (go test ./... runs
+// packages at once), and a half-written binary cannot run.
+var binDir string
 
 // shared is the package's one rig, with a central PostgreSQL.
 var shared = rig.Lazy{Options: rig.Options{Central: true}}
@@ -33,6 +36,12 @@ var shared = rig.Lazy{Options: rig.Options{Central: true}}
 const centralPassword = "central-pw-Pty9"
 
 func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "pggraph-install-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	binDir = dir
 	for _, pkg := range []string{".", "../pggraph-collect"} {
 		name := filepath.Base(pkg)
 		if pkg == "." {
@@ -46,29 +55,20 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := m.Run()
+	os.RemoveAll(binDir)
 	if err := shared.Close(); err != nil {
 		fmt.Fprintln(os.Stderr, "close rig:", err)
 	}
 	os.Exit(code)
 }
 
-var setupOnce sync.Once
+// central sets the central databases up once per test binary.
+var centralSetup centraltest.Once
 
+// env is the rig with its central databases set up.
 func env(t testing.TB) *rig.Rig {
 	t.Helper()
-	r := shared.Get(t)
-	var err error
-	setupOnce.Do(func() {
-		srv := store.Server{Params: fmt.Sprintf("host=127.0.0.1 port=%d user=postgres", r.Central.Port), Password: config.Secret(r.Central.SuperPassword)}
-		if _, err = store.Setup(t.Context(), srv, "pggraph", nil); err != nil {
-			return
-		}
-		err = r.Central.Exec(t.Context(), "postgres", "ALTER ROLE pggraph PASSWORD '"+centralPassword+"'")
-	})
-	if err != nil {
-		t.Fatalf("set up central databases: %v", err)
-	}
-	return r
+	return centralSetup.Do(t, shared.Get(t), centralPassword)
 }
 
 // home makes a home directory with an empty .ssh for the installer.
