@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"time"
 
@@ -180,9 +181,11 @@ func hopName(i, n int) string {
 }
 
 // stepError names the hop and the step that failed; a context deadline
-// becomes ErrTimeout with the configured delay.
+// becomes ErrTimeout with the configured delay. The dialer's own deadline
+// (an i/o timeout) can fire a moment before the context reports it, so both
+// count.
 func (t *Tunnel) stepError(ctx context.Context, hop, addr, step string, err error) error {
-	if ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 		err = fmt.Errorf("%w within %s (delay)", ErrTimeout, t.cfg.Timeout)
 	}
 	return fmt.Errorf("%s %s: %s: %w", hop, addr, step, err)

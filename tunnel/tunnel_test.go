@@ -17,6 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pggraph/pggraph/internal/config"
+	"github.com/pggraph/pggraph/internal/rig"
 )
 
 // echoThrough dials the tunnel's target and checks that a message comes
@@ -249,7 +250,8 @@ func TestBastionRefusesForward(t *testing.T) {
 // either hop, fails within the timeout and names the hop and step.
 func TestDeadlines(t *testing.T) {
 	key := writeKey(t, "")
-	silent := silentServer(t)
+	silent := rig.Silent(t)
+	blackhole := rig.Blackhole(t)
 	bastion := newTestServer(t, serverOptions{authorized: []ssh.PublicKey{key.Public}})
 	kh := knownHostsFor(t, map[string][]ssh.PublicKey{bastion.Addr: pubs(bastion.HostKeys)})
 	const timeout = 700 * time.Millisecond
@@ -261,6 +263,7 @@ func TestDeadlines(t *testing.T) {
 	}{
 		{name: "silent server", hops: []string{silent}, wantMsg: "ssh server " + silent + ": ssh handshake"},
 		{name: "silent db host behind bastion", hops: []string{bastion.Addr, silent}, wantMsg: "db host " + silent + ": ssh handshake"},
+		{name: "blackholed server", hops: []string{blackhole}, wantMsg: "ssh server " + blackhole + ": tcp connect"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

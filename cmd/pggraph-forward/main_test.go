@@ -187,60 +187,6 @@ func contains(lines []string, want string) bool {
 	return false
 }
 
-// blackhole returns an address whose TCP connects hang: a listener with a
-// full accept queue, whose SYNs the kernel drops.
-func blackhole(t *testing.T) string {
-	t.Helper()
-	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { syscall.Close(fd) })
-	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-		t.Fatal(err)
-	}
-	if err := syscall.Listen(fd, 0); err != nil {
-		t.Fatal(err)
-	}
-	sa, err := syscall.Getsockname(fd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", sa.(*syscall.SockaddrInet4).Port)
-	for range 2 { // fill the queue: later SYNs are dropped
-		c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond)
-		if err != nil {
-			break
-		}
-		t.Cleanup(func() { c.Close() })
-	}
-	if c, err := net.DialTimeout("tcp", addr, 300*time.Millisecond); err == nil {
-		c.Close()
-		t.Fatalf("blackhole %s still accepts connections", addr)
-	}
-	return addr
-}
-
-// silent returns an address that accepts connections and never speaks.
-func silent(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
-	return ln.Addr().String()
-}
-
 // knownHostsSwapped returns a known_hosts file in which the db host's entry
 // carries the bastion's key.
 func knownHostsSwapped(t *testing.T, r *rig.Rig) string {
@@ -311,12 +257,12 @@ func TestFailures(t *testing.T) {
 		{name: "accept and silent", code: 1, step: "tunnel", cause: "no answer in time",
 			edit: func(t *testing.T, c *config.Config) {
 				c.SSH.TwinTunnel, c.SSH.SecondServer = false, ""
-				c.SSH.Server, c.SSH.Port = hostPort(t, silent(t))
+				c.SSH.Server, c.SSH.Port = hostPort(t, rig.Silent(t))
 			}},
 		{name: "blackholed", code: 1, step: "tunnel", cause: "no answer in time",
 			edit: func(t *testing.T, c *config.Config) {
 				c.SSH.TwinTunnel, c.SSH.SecondServer = false, ""
-				c.SSH.Server, c.SSH.Port = hostPort(t, blackhole(t))
+				c.SSH.Server, c.SSH.Port = hostPort(t, rig.Blackhole(t))
 			}},
 		{name: "bastion refuses forward", code: 1, step: "tunnel", cause: "administratively prohibited",
 			edit: func(t *testing.T, c *config.Config) { c.SSH.SecondServer = pgTargetAddr(r) }},
