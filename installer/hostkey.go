@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
+
+	"github.com/pggraph/pggraph/tunnel"
 )
 
 // errGotKey ends a handshake once the host key is known.
@@ -49,23 +51,34 @@ func knownKey(knownFile, addr string, key ssh.PublicKey) (bool, error) {
 	return false, fmt.Errorf("check host key of %s: %w", addr, err)
 }
 
-// fetchHostKey opens an SSH handshake to addr only far enough to learn its
-// host key.
-func fetchHostKey(ctx context.Context, addr string, timeout time.Duration) (ssh.PublicKey, error) {
+// dialFunc opens a connection: a net.Dialer's DialContext, or a tunnel's.
+type dialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// fetchHostKey opens an SSH handshake to addr, over a connection from dial,
+// only far enough to learn its host key.
+func fetchHostKey(ctx context.Context, addr, knownFile string, timeout time.Duration, dial dialFunc) (ssh.PublicKey, error) {
+	// Ask for a key type known_hosts holds for addr, if any: a server
+	// prefers ECDSA, which would look like a changed key when only its
+	// ed25519 key is on file.
+	algos, err := tunnel.KnownHostAlgorithms(knownFile, addr)
+	if err != nil {
+		return nil, err
+	}
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", addr)
+	conn, err := dial(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("fetch host key of %s: %w", addr, err)
 	}
 	defer conn.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = conn.SetDeadline(dl)
-	}
+	// An SSH channel has no deadlines: closing the connection when ctx
+	// ends bounds the handshake on every kind of connection.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	var key ssh.PublicKey
 	cfg := &ssh.ClientConfig{
-		User: "pggraph-install",
+		User:              "pggraph-install",
+		HostKeyAlgorithms: algos,
 		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error {
 			key = k
 			return errGotKey

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/tunnel"
 )
 
 // DefaultMainCGI is where the original layout installs pggraph.cgi.
@@ -145,7 +147,14 @@ func Run(ctx context.Context, opt Options) (*config.Config, error) {
 			}
 		case "ssh.port":
 			if c.SSH.Server != "" {
-				if err := trustHost(ctx, opt, c, c.SSH.ServerAddr()); err != nil {
+				var d net.Dialer
+				if err := trustHost(ctx, opt, c, c.SSH.ServerAddr(), d.DialContext); err != nil {
+					return nil, stepErr("host key", err)
+				}
+			}
+		case "ssh.second_server":
+			if c.SSH.TwinTunnel && c.SSH.Server != "" && c.SSH.SecondServer != "" {
+				if err := trustSecondHost(ctx, opt, c); err != nil {
 					return nil, stepErr("host key", err)
 				}
 			}
@@ -233,13 +242,13 @@ func listPrefixes(ctx context.Context, open func(context.Context, config.Local) 
 	return out, nil
 }
 
-// trustHost makes sure known_hosts vouches for addr, asking the operator
-// to trust an unknown key.
-func trustHost(ctx context.Context, opt Options, c *config.Config, addr string) error {
+// trustHost makes sure known_hosts vouches for addr, reached with dial,
+// asking the operator to trust an unknown key.
+func trustHost(ctx context.Context, opt Options, c *config.Config, addr string, dial dialFunc) error {
 	if c.SSH.KnownHosts == "" {
 		return errors.New("no known_hosts file: the running user's home directory is unknown")
 	}
-	key, err := fetchHostKey(ctx, addr, hostKeyTimeout)
+	key, err := fetchHostKey(ctx, addr, c.SSH.KnownHosts, hostKeyTimeout, dial)
 	if err != nil {
 		return err
 	}
@@ -256,6 +265,23 @@ func trustHost(ctx context.Context, opt Options, c *config.Config, addr string) 
 		return fmt.Errorf("host key of %s not trusted: verify it and add it to %s", addr, c.SSH.KnownHosts)
 	}
 	return addKnownHost(c.SSH.KnownHosts, addr, key)
+}
+
+// trustSecondHost makes sure known_hosts vouches for a twin tunnel's
+// database host, whose sshd is reached through the bastion (already
+// trusted) as the collector will reach it.
+func trustSecondHost(ctx context.Context, opt Options, c *config.Config) error {
+	tc := tunnel.FromConfig(c, opt.AgentSocket)
+	tc.Hops = tc.Hops[:1]
+	if tc.Timeout <= 0 || tc.Timeout > hostKeyTimeout {
+		tc.Timeout = hostKeyTimeout
+	}
+	bastion, err := tunnel.Open(ctx, tc)
+	if err != nil {
+		return fmt.Errorf("fetch host key of %s through the bastion: %w", c.SSH.SecondAddr(), err)
+	}
+	defer bastion.Close()
+	return trustHost(ctx, opt, c, c.SSH.SecondAddr(), bastion.DialContext)
 }
 
 // install creates the directory, config.ini, the symlink, the tables and the

@@ -17,6 +17,7 @@ import (
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/rig"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/tunnel"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/acme.ini from the test's output")
@@ -216,20 +217,7 @@ func checkNothing(t *testing.T, r *rig.Rig, f fixture, prefix string) {
 
 func TestAnswersInstall(t *testing.T) {
 	r := env(t)
-	t.Cleanup(func() {
-		ctx := context.Background()
-		l := config.Default().Local
-		l.Host, l.Port, l.Password = "127.0.0.1", r.Central.Port, centralPassword
-		s, err := store.Open(ctx, l, nil)
-		if err != nil {
-			t.Errorf("open central: %v", err)
-			return
-		}
-		defer s.Close(ctx)
-		if _, err := s.RemoveClient(ctx, "acme"); err != nil {
-			t.Errorf("remove client acme: %v", err)
-		}
-	})
+	t.Cleanup(func() { removeClient(t, r, "acme") })
 	f := newFixture(t, r, "acme", r.Central.Port, nil)
 	c, out, err := f.run(t, true)
 	if err != nil {
@@ -399,5 +387,95 @@ func TestCronMinutes(t *testing.T) {
 		if got[0] != CronMinutes(tt.prefix, tt.min)[:len(got[0])] {
 			t.Errorf("not stable")
 		}
+	}
+}
+
+// TestTwinHostKeys: a twin tunnel's database host is reached through the
+// bastion, and its host key is checked and trusted like the bastion's.
+func TestTwinHostKeys(t *testing.T) {
+	r := env(t)
+	twin := func(text string) string {
+		text = strings.Replace(text, fmt.Sprintf("port         = %d\n", r.DBHost.Port), fmt.Sprintf("port         = %d\n", r.Bastion.Port), 1)
+		return text + fmt.Sprintf("twin_tunnel   = yes\nsecond_server = 127.0.0.1:%d\n", r.DBHost.Port)
+	}
+	bastionLine := fmt.Sprintf("[127.0.0.1]:%d ", r.Bastion.Port)
+	dbLine := fmt.Sprintf("[127.0.0.1]:%d ", r.DBHost.Port)
+
+	t.Run("both trusted", func(t *testing.T) {
+		t.Cleanup(func() { removeClient(t, r, "twinkeys") })
+		f := newFixture(t, r, "twinkeys", r.Central.Port, twin)
+		c, out, err := f.run(t, true)
+		if err != nil {
+			t.Fatalf("Run: %v\n%s", err, out)
+		}
+		if !c.SSH.TwinTunnel {
+			t.Fatalf("config is not a twin tunnel: %+v", c.SSH)
+		}
+		kh, err := os.ReadFile(f.known)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{bastionLine, dbLine} {
+			if !strings.Contains(string(kh), want) {
+				t.Errorf("known_hosts lacks %q:\n%s", want, kh)
+			}
+		}
+		if strings.Count(out, "Its fingerprint is") != 2 {
+			t.Errorf("want two fingerprints shown:\n%s", out)
+		}
+		// The collector's tunnel now checks both hops against that file.
+		tun, err := tunnel.Open(t.Context(), tunnel.FromConfig(c, ""))
+		if err != nil {
+			t.Fatalf("twin tunnel with the installed known_hosts: %v", err)
+		}
+		tun.Close()
+	})
+	t.Run("db host not trusted", func(t *testing.T) {
+		f := newFixture(t, r, "twinnokey", r.Central.Port, twin)
+		// The bastion is known already; only the db host is new.
+		bastion, err := os.ReadFile(r.KnownHosts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keep []string
+		for _, l := range strings.Split(string(bastion), "\n") {
+			if strings.HasPrefix(l, bastionLine) {
+				keep = append(keep, l)
+			}
+		}
+		if len(keep) == 0 {
+			t.Fatalf("rig known_hosts has no line for the bastion:\n%s", bastion)
+		}
+		os.MkdirAll(filepath.Dir(f.known), 0o700)
+		if err := os.WriteFile(f.known, []byte(strings.Join(keep, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, out, err := f.run(t, false)
+		var se *StepError
+		if !errors.As(err, &se) || se.Step != "host key" || !strings.Contains(err.Error(), "127.0.0.1:"+strconv.Itoa(r.DBHost.Port)) {
+			t.Fatalf("err = %v, want the db host's key not trusted\n%s", err, out)
+		}
+		if kh, _ := os.ReadFile(f.known); strings.Contains(string(kh), dbLine) {
+			t.Errorf("known_hosts got the db host's key:\n%s", kh)
+		}
+		checkNothing(t, r, f, "twinnokey")
+	})
+}
+
+// removeClient drops prefix's tables and clients row from the rig's
+// central databases.
+func removeClient(t *testing.T, r *rig.Rig, prefix string) {
+	t.Helper()
+	ctx := context.Background()
+	l := config.Default().Local
+	l.Host, l.Port, l.Password = "127.0.0.1", r.Central.Port, centralPassword
+	s, err := store.Open(ctx, l, nil)
+	if err != nil {
+		t.Errorf("open central: %v", err)
+		return
+	}
+	defer s.Close(ctx)
+	if _, err := s.RemoveClient(ctx, prefix); err != nil {
+		t.Errorf("remove client %s: %v", prefix, err)
 	}
 }

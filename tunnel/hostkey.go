@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
+	"os"
 	"slices"
 
 	"golang.org/x/crypto/ssh"
@@ -129,4 +130,19 @@ func algorithmsFor(keyType string) []string {
 		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256, ssh.KeyAlgoRSA}
 	}
 	return []string{keyType}
+}
+
+// KnownHostAlgorithms lists the host-key algorithms that prove the key
+// types file holds for addr ("host:port"), for an ssh.ClientConfig's
+// HostKeyAlgorithms: nil when addr is unknown or the file does not exist
+// (then any key the server prefers is shown, to be trusted or not).
+func KnownHostAlgorithms(file, addr string) ([]string, error) {
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	h, err := newHostKeys(file)
+	if err != nil {
+		return nil, err
+	}
+	return h.algorithms(addr), nil
 }
