@@ -122,6 +122,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if getenv("GATEWAY_INTERFACE") == "" {
 			return usageError{errors.New("not run by a web server (no GATEWAY_INTERFACE): use -listen ADDR -config FILE to try it")}
 		}
+		oneRequestMemory(getenv)
 		h, err := newHandler(getenv, configPath(getenv("SCRIPT_FILENAME")), log)
 		if err != nil {
 			// Apache shows the client a 500; the cause is in its error log.
@@ -145,6 +146,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return err
 	}
 	return serve(ctx, *listen, h, *devUser, stdout)
+}
+
+// cgiHeapLimit is the Go heap a CGI process may reach before it collects
+// garbage at all: a year graph or a full page needs less.
+const cgiHeapLimit = 24 << 20
+
+// oneRequestMemory turns the garbage collector off up to cgiHeapLimit: a
+// CGI process lives for one request, so collecting would only cost time
+// (about a tenth of an image's CPU). GOGC or GOMEMLIMIT in the
+// environment keep the runtime's own settings.
+func oneRequestMemory(getenv func(string) string) {
+	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
+		return
+	}
+	debug.SetMemoryLimit(cgiHeapLimit)
+	debug.SetGCPercent(-1)
 }
 
 // configPath is config.ini in the directory of the script Apache ran.

@@ -32,11 +32,15 @@ var csp = func() string {
 		"'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 }()
 
-// pageTemplate renders every page; html/template escapes every name
-// (database, table and index names are the client's, so hostile).
-var pageTemplate = template.Must(template.New("page").Funcs(template.FuncMap{
-	"css": func() template.CSS { return template.CSS(pageCSS) },
-}).Parse(pageHTML))
+// pageTemplate parses the template that renders every page; html/template
+// escapes every name (database, table and index names are the client's, so
+// hostile). It is parsed per page, which is once per CGI process: image
+// requests, the most frequent, never pay for it.
+func pageTemplate() (*template.Template, error) {
+	return template.New("page").Funcs(template.FuncMap{
+		"css": func() template.CSS { return template.CSS(pageCSS) },
+	}).Parse(pageHTML)
+}
 
 // Image sizes on the pages.
 const (
@@ -257,8 +261,12 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 			v.Indexes = append(v.Indexes, indexRow{Name: x.Name, Scans: count(x.Scans), Size: bytesText(x.Size), Unused: x.Unused})
 		}
 	}
+	tmpl, err := pageTemplate()
+	if err != nil {
+		return nil, &httpError{http.StatusInternalServerError, "page template: " + err.Error()}
+	}
 	var buf bytes.Buffer
-	if err := pageTemplate.Execute(&buf, v); err != nil {
+	if err := tmpl.Execute(&buf, v); err != nil {
 		return nil, &httpError{http.StatusInternalServerError, "render page: " + err.Error()}
 	}
 	return buf.Bytes(), nil

@@ -32,7 +32,9 @@ func BenchmarkCGIVsRRDtool(b *testing.B) {
 	r := shared.Get(b)
 	dir := b.TempDir()
 	cgi := filepath.Join(dir, "pggraph.cgi")
-	if out, err := exec.Command("go", "build", "-trimpath", "-o", cgi, "../cgi-bin").CombinedOutput(); err != nil {
+	build := exec.Command("go", "build", "-trimpath", "-o", cgi, "../cgi-bin")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build does
+	if out, err := build.CombinedOutput(); err != nil {
 		b.Fatalf("go build pggraph.cgi: %v: %s", err, out)
 	}
 	const webPassword = "bench-web-pw"

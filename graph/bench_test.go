@@ -91,7 +91,9 @@ func buildHelper(b *testing.B) string {
 			return
 		}
 		helper.path = filepath.Join(dir, "render")
-		out, err := exec.Command("go", "build", "-trimpath", "-o", helper.path, "./testdata/cmd/render").CombinedOutput()
+		build := exec.Command("go", "build", "-trimpath", "-o", helper.path, "./testdata/cmd/render")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build does
+		out, err := build.CombinedOutput()
 		if err != nil {
 			helper.err = fmt.Errorf("go build the render helper: %v: %s", err, out)
 		}

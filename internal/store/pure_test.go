@@ -172,3 +172,33 @@ func BenchmarkSnapshotCodec(b *testing.B) {
 	}
 	b.ReportMetric(float64(size), "bytes")
 }
+
+// TestLoopbackTLS: sslmode=prefer (the default) becomes disable on a
+// loopback address only; an explicit sslmode or PGSSLMODE is kept.
+func TestLoopbackTLS(t *testing.T) {
+	tests := []struct {
+		params, env string
+		wantTLS     bool
+	}{
+		{params: "host=localhost port=5432", wantTLS: false},
+		{params: "host=127.0.0.1", wantTLS: false},
+		{params: "host=::1", wantTLS: false},
+		{params: "host=db.example.net", wantTLS: true},
+		{params: "host=192.0.2.10", wantTLS: true},
+		{params: "host=localhost sslmode=require", wantTLS: true},
+		{params: "host=localhost", env: "require", wantTLS: true},
+		{params: "host=/run/postgresql", wantTLS: false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.params+" "+tt.env, func(t *testing.T) {
+			t.Setenv("PGSSLMODE", tt.env)
+			cc, err := Server{Params: tt.params}.ConnConfig("pggraph")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := cc.TLSConfig != nil; got != tt.wantTLS {
+				t.Errorf("TLS = %v, want %v", got, tt.wantTLS)
+			}
+		})
+	}
+}

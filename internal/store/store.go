@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -84,6 +85,15 @@ func (s Server) ConnConfig(database string) (*pgx.ConnConfig, error) {
 		// pgx's parse errors may quote the string; it holds no password.
 		return nil, fmt.Errorf("postgresql settings for database %s: %w", database, err)
 	}
+	if cc.TLSConfig != nil && loopback(cc.Host) && !strings.Contains(s.Params, "sslmode=") && os.Getenv("PGSSLMODE") == "" {
+		// libpq's default, sslmode=prefer, on a loopback address: TLS
+		// protects nothing there and costs a handshake per connection (a
+		// CGI process makes two per image). sslmode or PGSSLMODE still
+		// ask for it.
+		if cc, err = pgx.ParseConfig(dsn + " sslmode=disable"); err != nil {
+			return nil, fmt.Errorf("postgresql settings for database %s: %w", database, err)
+		}
+	}
 	if pw := s.Password.Reveal(); pw != "" {
 		cc.Password = pw
 	}
@@ -94,6 +104,16 @@ func (s Server) ConnConfig(database string) (*pgx.ConnConfig, error) {
 		cc.ConnectTimeout = connectTimeout
 	}
 	return cc, nil
+}
+
+// loopback tells whether host names this machine over TCP: localhost or a
+// loopback address.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // connect opens one connection, bounded by connectTimeout. The error names

@@ -279,11 +279,20 @@ func (u *Users) LogAccess(ctx context.Context, a Access) error {
 	if len(req) > maxRequest {
 		req = strings.ToValidUTF8(req[:maxRequest], "")
 	}
-	_, err := u.conn.Exec(ctx, `
+	// One round trip, and no wait for the WAL to reach the disk: losing
+	// the last access rows in a crash of the central server is better than
+	// making every page and image wait for an fsync.
+	b := &pgx.Batch{}
+	b.Queue(`BEGIN`)
+	b.Queue(`SET LOCAL synchronous_commit TO off`)
+	b.Queue(`
 INSERT INTO client_access_log (login, date, request, ip_address, status)
 VALUES (nullif($1, ''), coalesce($2, now()), $3, nullif($4, ''), $5)`,
 		strings.ToValidUTF8(a.Login, "\uFFFD"), nullTime(a.Date), req, strings.ToValidUTF8(a.IP, "\uFFFD"), a.Status)
-	if err != nil {
+	b.Queue(`COMMIT`)
+	if err := u.conn.SendBatch(ctx, b).Close(); err != nil {
+		// A failed INSERT leaves the transaction open and aborted.
+		_, _ = u.conn.Exec(ctx, `ROLLBACK`)
 		return fmt.Errorf("append to client_access_log: %w", err)
 	}
 	return nil

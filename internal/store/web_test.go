@@ -182,6 +182,21 @@ func TestUsersAsWebRole(t *testing.T) {
 		WHERE request = '/x' AND login IS NULL AND ip_address IS NULL AND date > now() - interval '1 minute'`).Scan(&nulls); err != nil || nulls != 1 {
 		t.Errorf("row without login: %d, %v", nulls, err)
 	}
+
+	// A refused row is an error, and the connection stays usable.
+	if _, err := owner.conn.Exec(ctx, `REVOKE INSERT ON client_access_log FROM pggraph_web`); err != nil {
+		t.Fatal(err)
+	}
+	err = web.LogAccess(ctx, Access{Request: "/refused", Status: 200})
+	if _, gerr := owner.conn.Exec(ctx, `GRANT INSERT ON client_access_log TO pggraph_web`); gerr != nil {
+		t.Fatal(gerr)
+	}
+	if err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("LogAccess without the privilege: %v, want permission denied", err)
+	}
+	if err := web.LogAccess(ctx, Access{Request: "/after", Status: 200}); err != nil {
+		t.Errorf("LogAccess after a refused one: %v", err)
+	}
 }
 
 func TestLastCollected(t *testing.T) {
