@@ -279,7 +279,7 @@ func (t *Tunnel) DialContext(ctx context.Context, network, addr string) (net.Con
 	if err != nil {
 		return nil, t.stepError(ctx, "postgresql", addr, "forward via "+hopName(n-1, n), forwardError(err))
 	}
-	return c, nil
+	return &deadlineConn{Conn: c}, nil
 }
 
 // Dial connects to the configured target (PostgreSQL) through the chain.
