@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/logging"
@@ -200,6 +201,10 @@ func stepOf(err error) string {
 	return StepRemote
 }
 
+// tunnelSettle is how long a failed read waits for the tunnel to report
+// that its SSH connection was lost.
+const tunnelSettle = 300 * time.Millisecond
+
 // read opens the tunnel and reads one snapshot through it.
 func read(ctx context.Context, job Job, log *slog.Logger) (*Snapshot, error) {
 	cfg := job.Config
@@ -220,6 +225,17 @@ func read(ctx context.Context, job Job, log *slog.Logger) (*Snapshot, error) {
 	}
 	snap, err := r.Read(ctx)
 	if err != nil {
+		var pe *pgconn.PgError
+		if !errors.As(err, &pe) {
+			// A lost SSH connection shows first as a failed read on one of
+			// its channels: give the tunnel a moment to notice, so that the
+			// failure names the tunnel and its cause.
+			select {
+			case <-tun.Done():
+			case <-time.After(tunnelSettle):
+			case <-ctx.Done():
+			}
+		}
 		if terr := tun.Err(); terr != nil {
 			return nil, &stepError{StepTunnel, fmt.Errorf("%w (while reading: %w)", terr, err)}
 		}

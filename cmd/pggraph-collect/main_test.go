@@ -570,8 +570,8 @@ func TestTunnelKilledMidRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := failureLines(res.stderr)
-	if res.code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "pggraph-collect: midrun: ") {
-		t.Errorf("exit %d, stderr %q; want 1 and one line naming the client", res.code, res.stderr)
+	if res.code != 1 || len(lines) != 1 || !strings.HasPrefix(lines[0], "pggraph-collect: midrun: tunnel: ") {
+		t.Errorf("exit %d, stderr %q; want 1 and one line naming the client and the tunnel", res.code, res.stderr)
 	}
 	if after := countRows(t, conn, "midrun"); fmt.Sprint(after) != fmt.Sprint(before) {
 		t.Errorf("the failed run wrote: %v -> %v", before, after)
