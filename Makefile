@@ -10,7 +10,7 @@ TESTFLAGS ?= -count=1 -timeout 15m
 # image, measured). Tests and benchmarks that build programs inherit it.
 export CGO_ENABLED := 0
 
-.PHONY: all build deps check test bench demo demo-stop clean
+.PHONY: all build deps check test test-hard bench demo demo-stop clean
 
 all: build
 
@@ -33,6 +33,10 @@ check:
 ## test: every test, with real PostgreSQL and sshd started on loopback
 test: deps build check
 	$(GO) test $(TESTFLAGS) ./...
+
+## test-hard: faults, resets, deadlines, security and load against a real rig, then each fuzz target; prints a table (hard/README.md)
+test-hard: deps build
+	@GO=$(GO) hard/run.sh
 
 ## bench: the benchmarks, with ratios against a baseline measured in the same run
 bench: deps build

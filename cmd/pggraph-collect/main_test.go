@@ -63,17 +63,7 @@ func clientConfig(t testing.TB, r *rig.Rig, root, prefix string, edit func(*conf
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	c := config.Default()
-	c.Install = config.Install{Directory: dir, WWWPath: "pggraph/" + prefix, Title: prefix + " Ltd"}
-	c.Local = config.Local{Database: "pggraph", Prefix: prefix, Port: r.Central.Port, Host: "127.0.0.1", User: "pggraph", Password: centralPassword}
-	c.Remote.User = r.PG.MonitorUser
-	c.Remote.Password = config.Secret(r.PG.MonitorPassword)
-	c.PGGraph.Delay = 5 * time.Second
-	c.SSH = config.SSH{
-		User: r.User, Keyfile: r.Keys.ED25519, KnownHosts: r.KnownHosts,
-		Server: "127.0.0.1", Port: r.Bastion.Port, TwinTunnel: true, SecondServer: r.DBHost.Addr,
-		BindAddress: "127.0.0.1", BindPort: r.PG.Port,
-	}
+	c := r.TwinConfig(dir, prefix, config.Local{Database: "pggraph", Port: r.Central.Port, Host: "127.0.0.1", User: "pggraph", Password: centralPassword})
 	if edit != nil {
 		edit(c)
 	}
