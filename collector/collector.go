@@ -134,7 +134,7 @@ type Sample struct {
 // Retention says how long the central database keeps each resolution.
 type Retention struct {
 	Raw    time.Duration // raw samples (default 35 days)
-	Hourly time.Duration // hourly avg/min/max rollups (default 400 days)
+	Hourly time.Duration // hourly avg/min/max rollups (default 100 days)
 	Daily  time.Duration // daily avg/min/max rollups (default 5 years)
 }
 

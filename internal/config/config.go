@@ -90,7 +90,7 @@ type PGGraph struct {
 	// seconds, 1–300 (default 7s). The file holds seconds.
 	Delay time.Duration
 	// KeepRaw, KeepHourly and KeepDaily are how long the central database
-	// keeps raw samples (default 35 days), hourly rollups (400 days) and
+	// keeps raw samples (default 35 days), hourly rollups (100 days) and
 	// daily rollups (1825 days, 5 years). The file holds whole days:
 	// keep_raw_days, keep_hourly_days, keep_daily_days.
 	KeepRaw, KeepHourly, KeepDaily time.Duration
@@ -144,7 +144,7 @@ func Default() *Config {
 		Remote: Remote{Host: "localhost", LocalPort: 7555},
 		PGGraph: PGGraph{
 			Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second,
-			KeepRaw: 35 * Day, KeepHourly: 400 * Day, KeepDaily: 1825 * Day,
+			KeepRaw: 35 * Day, KeepHourly: 100 * Day, KeepDaily: 1825 * Day,
 		},
 		SSH: SSH{User: "cmd", Port: 22, BindPort: 5432, BindAddress: "localhost"},
 	}

@@ -107,7 +107,7 @@ func TestParseDesign(t *testing.T) {
 		Install: Install{Directory: "/var/www/pggraph/acme", WWWPath: "pggraph/acme", Title: "ACME Corporation"},
 		Local:   Local{Database: "pggraph", Prefix: "acme", Port: 5432, Host: "localhost", User: "pggraph"},
 		Remote:  Remote{User: "pggraph_mon", Host: "localhost", LocalPort: 7555},
-		PGGraph: PGGraph{Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second, KeepRaw: 35 * Day, KeepHourly: 400 * Day, KeepDaily: 1825 * Day},
+		PGGraph: PGGraph{Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second, KeepRaw: 35 * Day, KeepHourly: 100 * Day, KeepDaily: 1825 * Day},
 		SSH: SSH{User: "cmd", Keyfile: "/home/pggraph/.ssh/id_ed25519", Server: "203.0.113.5", Port: 22,
 			BindPort: 5432, BindAddress: "localhost", KnownHosts: "/home/pggraph/.ssh/known_hosts"},
 	}
@@ -704,7 +704,7 @@ func TestDefault(t *testing.T) {
 	want := &Config{
 		Local:   Local{Database: "pggraph", Port: 5432, Host: "localhost", User: "pggraph"},
 		Remote:  Remote{Host: "localhost", LocalPort: 7555},
-		PGGraph: PGGraph{Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second, KeepRaw: 35 * Day, KeepHourly: 400 * Day, KeepDaily: 1825 * Day},
+		PGGraph: PGGraph{Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second, KeepRaw: 35 * Day, KeepHourly: 100 * Day, KeepDaily: 1825 * Day},
 		SSH: SSH{User: "cmd", Port: 22, BindPort: 5432, BindAddress: "localhost",
 			Keyfile: "/home/op/.ssh/id_ed25519", KnownHosts: "/home/op/.ssh/known_hosts"},
 	}

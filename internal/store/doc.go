@@ -89,7 +89,7 @@
 // # Retention
 //
 // Maintain deletes raw rows older than Retention.Raw (35 days by
-// default), hourly rows older than Retention.Hourly (400 days) and daily
+// default), hourly rows older than Retention.Hourly (100 days) and daily
 // rows older than Retention.Daily (5 years), counted back from the run's
 // time. The cut-off is rounded down to a whole UTC hour for raw rows and a
 // whole UTC day for rollups, so every bucket that remains is complete and

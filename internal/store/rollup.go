@@ -19,12 +19,12 @@ const day = 24 * time.Hour
 // Default retention of each resolution.
 const (
 	DefaultRaw    = 35 * day
-	DefaultHourly = 400 * day
+	DefaultHourly = 100 * day
 	DefaultDaily  = 5 * 365 * day
 )
 
 // DefaultRetention is what a zero collector.Retention field means: raw
-// samples 35 days, hourly rollups 400 days, daily rollups 5 years.
+// samples 35 days, hourly rollups 100 days, daily rollups 5 years.
 func DefaultRetention() collector.Retention {
 	return collector.Retention{Raw: DefaultRaw, Hourly: DefaultHourly, Daily: DefaultDaily}
 }
