@@ -376,6 +376,9 @@ func CronMinutes(prefix string, interval time.Duration) string {
 	if n < 1 || n > 60 {
 		n = 10
 	}
+	if n == 1 {
+		return "*"
+	}
 	h := fnv.New32a()
 	h.Write([]byte(prefix))
 	var mins []string
@@ -391,7 +394,11 @@ func NextSteps(c *config.Config) string {
 	dir := c.Install.Directory
 	fmt.Fprintf(&b, "\nNext steps:\n\n")
 	fmt.Fprintf(&b, "1. Test the tunnel: run\n     pggraph-forward %s\n   and in another terminal\n     psql -d template1 -U %s -h localhost -p %d\n\n", dir, c.Remote.User, c.Remote.LocalPort)
-	fmt.Fprintf(&b, "2. Collect every %d minutes: add this line to the crontab of the user that runs pggraph (crontab -e):\n     %s * * * * pggraph-collect %s\n\n", int(c.PGGraph.Interval/time.Minute), CronMinutes(c.Local.Prefix, c.PGGraph.Interval), dir)
+	every := fmt.Sprintf("%d minutes", int(c.PGGraph.Interval/time.Minute))
+	if c.PGGraph.Interval == time.Minute {
+		every = "minute"
+	}
+	fmt.Fprintf(&b, "2. Collect every %s: add this line to the crontab of the user that runs pggraph (crontab -e):\n     %s * * * * pggraph-collect %s\n\n", every, CronMinutes(c.Local.Prefix, c.PGGraph.Interval), dir)
 	fmt.Fprintf(&b, "3. Let a web user see the pages:\n     pggraph-admin user add %s USER\n\n", c.Local.Prefix)
 	fmt.Fprintf(&b, "4. Apache: nothing to add when deploy/apache/pggraph.conf is in use (one <LocationMatch> serves every client directory); otherwise serve %s at /%s with CGI and FollowSymLinks, and deny *.ini.\n", dir, c.Install.WWWPath)
 	return b.String()

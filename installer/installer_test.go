@@ -375,11 +375,14 @@ func TestAnswersErrors(t *testing.T) {
 }
 
 func TestCronMinutes(t *testing.T) {
+	if got := CronMinutes("d", time.Minute); got != "*" {
+		t.Errorf("CronMinutes every minute = %q, want *", got)
+	}
 	for _, tt := range []struct {
 		prefix string
 		min    time.Duration
 		n      int
-	}{{"acme", 10 * time.Minute, 6}, {"b", 15 * time.Minute, 4}, {"c", 60 * time.Minute, 1}, {"d", time.Minute, 60}} {
+	}{{"acme", 10 * time.Minute, 6}, {"b", 15 * time.Minute, 4}, {"c", 60 * time.Minute, 1}, {"e", 7 * time.Minute, 8}} {
 		got := strings.Split(CronMinutes(tt.prefix, tt.min), ",")
 		if len(got) != tt.n {
 			t.Errorf("CronMinutes(%q, %v) = %v", tt.prefix, tt.min, got)
