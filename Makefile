@@ -38,12 +38,9 @@ test: deps build check
 test-hard: deps build
 	@GO=$(GO) hard/run.sh
 
-## bench: the benchmarks, with ratios against a baseline measured in the same run
+## bench: every benchmark, several runs, then one table of medians with baselines, ratios and targets
 bench: deps build
-	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./tunnel/
-	$(GO) test -run '^$$' -bench . -benchtime 3x -count=1 ./internal/store/ ./cmd/pggraph-collect/
-	$(GO) test -run '^$$' -bench . -benchtime 20x -count=1 ./graph/
-	$(GO) test -run '^$$' -bench . -benchtime 3x -count=1 ./cgi-bin/
+	@GO=$(GO) deploy/bench.sh
 
 ## demo: pggraph end to end on this machine (see README "Demo"); demo-stop ends it
 demo: deps build

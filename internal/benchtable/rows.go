@@ -1,0 +1,121 @@
+package benchtable
+
+// Scales from the units benchmarks report.
+const (
+	nsToMS = 1e-6
+	nsToS  = 1e-9
+	msToS  = 1e-3
+)
+
+// Rows are pggraph's table: first the figures with targets (the CGI
+// against rrdtool, the overview page, one collection against psql through
+// ssh, -all over 100 clients, storage, peak RSS), then every other
+// benchmark of the project.
+func Rows() []Row {
+	var rows []Row
+	for _, rng := range []struct {
+		name string
+		max  float64
+	}{{"day", 0.7}, {"week", 0.7}, {"month", 0.7}, {"year", 1.0}} {
+		rows = append(rows, cgiRow("socket", rng.name, "central DB over the local socket", []Check{{Ratio: true, Op: "<=", Value: rng.max}}))
+	}
+	rows = append(rows,
+		peakRow("pggraph.cgi drawing a year", "CGIVsRRDtool/socket/year", "cgi-peak-MB", Check{Op: "<", Value: 40}),
+		Row{
+			What:    "overview page through Apache + Basic auth in a cold headless Chromium, beyond the browser's own start",
+			Figure:  Metric{Bench: "OverviewInChromium", Unit: "page-load-ms", Show: "ms"},
+			Extra:   []Metric{{Bench: "OverviewInChromium", Unit: "chromium-only-ms", Show: "ms", Label: "Chromium alone "}, {Bench: "OverviewInChromium", Unit: "images", Show: "images", Count: true}},
+			Targets: []Check{{Op: "<", Value: 1000}},
+		},
+		vsRow("one collection, 5 databases × 1,000 tables, twin tunnel: pggraph-collect ÷ the same queries with psql through ssh -L",
+			"Collect", "ms-collect", "ms-psql-ssh", "ratio", msToS, "s").
+			with([]Metric{{Bench: "Collect", Unit: "rows/run", Show: "rows", Count: true}}, Check{Ratio: true, Op: "<=", Value: 1.2}, Check{Op: "<", Value: 3}),
+		peakRow("pggraph-collect in that collection", "Collect", "MB-peak-RSS"),
+		Row{
+			What:    "pggraph-collect -all over 100 typical clients (5 databases, 100 tables, 200 indexes; twin tunnel; -jobs 4)",
+			Figure:  Metric{Bench: "CollectAll", Unit: "s-total", Show: "s"},
+			Extra:   []Metric{{Bench: "CollectAll", Unit: "ms/client", Show: "ms per client"}},
+			Targets: []Check{{Op: "<", Value: 600}},
+		},
+		peakRow("pggraph-collect -all over those 100 clients", "CollectAll", "MB-peak-RSS"),
+		Row{
+			What:   "central storage of a typical client after a year (default retention: raw 35 d, hourly 100 d, daily 1825 d)",
+			Figure: Metric{Bench: "Storage", Unit: "MB/client-year", Show: "MB"},
+			Extra: []Metric{
+				{Bench: "Storage", Unit: "MB-steady", Show: "MB", Label: "from year 5 on "},
+				{Bench: "Storage", Unit: "B/raw-row", Show: "B", Label: "raw row "},
+				{Bench: "Storage", Unit: "B/hour-row", Show: "B", Label: "hourly row "},
+				{Bench: "Storage", Unit: "B/day-row", Show: "B", Label: "daily row "},
+				{Bench: "Storage", Unit: "objects", Show: "objects", Count: true},
+			},
+		},
+	)
+	for _, rng := range []string{"day", "week", "month", "year"} {
+		rows = append(rows, cgiRow("tcp", rng, "central DB over TCP with a SCRAM login", nil))
+	}
+	for _, hops := range []string{"direct", "twin"} {
+		rows = append(rows,
+			Row{What: "open a tunnel, " + hops, Figure: Metric{Bench: "Open/" + hops, Unit: "ns/op", Scale: nsToMS, Show: "ms"}},
+			vsRow("100 small queries on one connection, "+hops+" tunnel ÷ no tunnel",
+				"Queries100/"+hops, "ms-tunnel/100q", "ms-no-tunnel/100q", "ratio", 1, "ms"))
+	}
+	rows = append(rows,
+		vsRow("store: write one run of 15,000 samples ÷ a plain COPY of the rows", "Write", "ns/op", "copy-ns/op", "x-copy", nsToMS, "ms"),
+		Row{What: "store: rollup maintenance per run, typical client", Figure: Metric{Bench: "Maintain/typical", Unit: "ns/op", Scale: nsToMS, Show: "ms"}},
+		Row{What: "store: rollup maintenance per run, 15,000 objects", Figure: Metric{Bench: "Maintain/large", Unit: "ns/op", Scale: nsToMS, Show: "ms"}},
+		vsRow("store: rebuild 35 days of rollups ÷ copying the raw rows", "Rebuild", "ns/op", "copy-ns", "x-copy", nsToS, "s").
+			with([]Metric{{Bench: "Rebuild", Unit: "raw-rows", Show: "raw rows", Count: true}}),
+		Row{
+			What:   "store: save and load a 15,000-row snapshot",
+			Figure: Metric{Bench: "State", Unit: "ns/op", Scale: nsToMS, Show: "ms"},
+			Extra:  []Metric{{Bench: "State", Unit: "bytes", Scale: 1e-6, Show: "MB"}},
+		},
+		Row{What: "store: encode and decode that snapshot in memory", Figure: Metric{Bench: "SnapshotCodec", Unit: "ns/op", Scale: nsToMS, Show: "ms"}},
+	)
+	for _, rng := range []string{"day", "week", "month", "year", "year-raw-52k"} {
+		rows = append(rows, Row{
+			What:   "graph: chart + PNG in process, " + rng,
+			Figure: Metric{Bench: "PNG/" + rng, Unit: "ns/op", Scale: nsToMS, Show: "ms"},
+			Extra:  []Metric{{Bench: "PNG/" + rng, Unit: "points/line", Show: "points per line", Count: true}},
+		})
+	}
+	for _, rng := range []struct {
+		name string
+		max  float64
+	}{{"day", 0.7}, {"week", 0.7}, {"month", 0.7}, {"year", 1.0}} {
+		bench := "VsRRDtool/" + rng.name
+		rows = append(rows, vsRow("graph: the render helper process (read CSV, draw, write PNG) ÷ rrdtool graph on the same points, "+rng.name,
+			bench, "go-ms", "rrd-ms", "go/rrd", 1, "ms").
+			with([]Metric{{Bench: bench, Unit: "go-peak-MB", Show: "MB peak"}}, Check{Ratio: true, Op: "<=", Value: rng.max}))
+	}
+	return rows
+}
+
+// peakRow is the peak RSS, in MB, of the process what names.
+func peakRow(what, bench, unit string, targets ...Check) Row {
+	return Row{What: "peak RSS of " + what, Figure: Metric{Bench: bench, Unit: unit, Show: "MB"}, Targets: targets}
+}
+
+// cgiRow is one range of BenchmarkCGIVsRRDtool over one transport.
+func cgiRow(transport, rng, how string, targets []Check) Row {
+	return vsRow("one graph image, "+rng+": the pggraph.cgi process ÷ rrdtool graph ("+how+")",
+		"CGIVsRRDtool/"+transport+"/"+rng, "cgi-ms", "rrd-ms", "cgi/rrd", 1, "ms").with(nil, targets...)
+}
+
+// vsRow compares a figure with a baseline of the same benchmark, both in
+// units scaled by scale and shown as show, with the benchmark's own ratio.
+func vsRow(what, bench, figure, baseline, ratio string, scale float64, show string) Row {
+	return Row{
+		What:     what,
+		Figure:   Metric{Bench: bench, Unit: figure, Scale: scale, Show: show},
+		Baseline: Metric{Bench: bench, Unit: baseline, Scale: scale, Show: show},
+		Ratio:    Metric{Bench: bench, Unit: ratio},
+	}
+}
+
+// with returns r with extra figures and targets added.
+func (r Row) with(extra []Metric, targets ...Check) Row {
+	r.Extra = append(r.Extra, extra...)
+	r.Targets = append(r.Targets, targets...)
+	return r
+}
