@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/graph"
 	"github.com/pggraph/pggraph/internal/logging"
 	"github.com/pggraph/pggraph/internal/store"
@@ -30,6 +31,8 @@ type site struct {
 	WWWPath   string        // [install] www_path: links are /<WWWPath>/index.cgi…
 	MaxImages int           // [pggraph] max_images: tables per page
 	Interval  time.Duration // [pggraph] interval: how often data changes
+	// Keep is [pggraph] keep_*_days: which tables still cover a range.
+	Keep collector.Retention
 }
 
 // base is the URL path of the client's pages.
@@ -153,6 +156,7 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	conns := &conns{users: openAsync(ctx, h.openUsers)}
 	req, perr := parseRequest(r.URL.RawQuery, h.now())
 	if perr == nil {
+		req.Range.Keep = h.site.Keep
 		conns.samples = openAsync(ctx, h.openSamples)
 	}
 	defer func() {

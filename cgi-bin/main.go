@@ -197,6 +197,7 @@ func newHandler(getenv func(string) string, path string, log *slog.Logger) (*han
 		site: site{
 			Prefix: cfg.Local.Prefix, Title: cfg.Install.Title, WWWPath: cfg.Install.WWWPath,
 			MaxImages: cfg.PGGraph.MaxImages, Interval: cfg.PGGraph.Interval,
+			Keep: collector.RetentionOf(cfg.PGGraph),
 		},
 		openSamples: func(ctx context.Context) (samples, error) {
 			return retry(ctx, func() (samples, error) { return store.OpenServer(ctx, srv, samplesDB, groups) })

@@ -13,6 +13,8 @@ import (
 	"context"
 	"errors"
 	"time"
+
+	"github.com/pggraph/pggraph/internal/config"
 )
 
 // Kind says how a column's values become samples.
@@ -136,6 +138,12 @@ type Retention struct {
 	Raw    time.Duration // raw samples (default 35 days)
 	Hourly time.Duration // hourly avg/min/max rollups (default 100 days)
 	Daily  time.Duration // daily avg/min/max rollups (default 5 years)
+}
+
+// RetentionOf is the retention a client's [pggraph] section sets
+// (keep_raw_days, keep_hourly_days, keep_daily_days).
+func RetentionOf(p config.PGGraph) Retention {
+	return Retention{Raw: p.KeepRaw, Hourly: p.KeepHourly, Daily: p.KeepDaily}
 }
 
 // ErrLocked: another collection of the same client is running.

@@ -698,10 +698,10 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 		}
 	})
 
-	t.Run("cost", func(t *testing.T) {
+	t.Run("1000 tables", func(t *testing.T) {
 		// One database of 1,000 tables, each with a primary key, a second
-		// index, a TOAST table and a row: the budget is well under 3 s
-		// for five such databases plus the server groups.
+		// index, a TOAST table and a row: every table and index is read.
+		// (What it costs is measured by BenchmarkCollect, not here.)
 		const perfDB = "pggraph_perf"
 		if err := pg.Exec(ctx, "postgres", "CREATE DATABASE "+perfDB); err != nil {
 			t.Fatal(err)
@@ -731,6 +731,9 @@ END $$`, i+1, i+250)); err != nil {
 				best = min(best, time.Since(t2))
 			}
 			t.Logf("%-12s %4d rows in %v", g.Name, n, best.Round(100*time.Microsecond))
+			if want := map[string]int{"table": 1000, "index": 2000}[g.Name]; n < want {
+				t.Errorf("%s: %d rows, want at least %d", g.Name, n, want)
+			}
 			if g.Scope == Database {
 				perDB += best
 			} else {
@@ -739,9 +742,6 @@ END $$`, i+1, i+250)); err != nil {
 		}
 		total := 5*perDB + server
 		t.Logf("per database %v, server groups %v: 5 databases of 1000 tables ≈ %v", perDB.Round(time.Millisecond), server.Round(time.Millisecond), total.Round(time.Millisecond))
-		if total > time.Second {
-			t.Errorf("5 databases of 1000 tables would take %v, want under 1 s", total)
-		}
 	})
 }
 

@@ -144,8 +144,7 @@ func run(ctx context.Context, job Job, log *slog.Logger) (Result, error) {
 	if err := tx.Write(ctx, snap, samples); err != nil {
 		return fail(StepStore, err)
 	}
-	keep := Retention{Raw: cfg.PGGraph.KeepRaw, Hourly: cfg.PGGraph.KeepHourly, Daily: cfg.PGGraph.KeepDaily}
-	if err := tx.Maintain(ctx, keep); err != nil {
+	if err := tx.Maintain(ctx, RetentionOf(cfg.PGGraph)); err != nil {
 		return fail(StepStore, err)
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -27,6 +27,7 @@ import (
 	"math"
 	"time"
 
+	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/store"
 )
 
@@ -68,6 +69,11 @@ var ErrBadQuery = errors.New("bad query")
 type Range struct {
 	Name     string // day, week, month, year, or custom
 	From, To time.Time
+	// Keep is how long the client's central tables keep raw samples and
+	// each rollup ([pggraph] keep_*_days); zero fields are the defaults.
+	// A range that starts before a resolution's retention is read from
+	// the next coarser one.
+	Keep collector.Retention
 }
 
 // Query names one image.

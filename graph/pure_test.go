@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/store"
 )
 
@@ -29,18 +30,18 @@ func TestParseRange(t *testing.T) {
 		want                Range
 		bad                 bool
 	}{
-		{name: "default day", want: Range{"day", now.Add(-24 * time.Hour), now}},
-		{name: "day", rng: "day", want: Range{"day", now.Add(-24 * time.Hour), now}},
-		{name: "week", rng: "week", want: Range{"week", now.AddDate(0, 0, -7), now}},
-		{name: "month", rng: "month", want: Range{"month", utc(2025, 5, 18, 14, 37), now}},
-		{name: "year", rng: "year", want: Range{"year", utc(2024, 6, 18, 14, 37), now}},
-		{name: "month from March 31", rng: "month", to: "2025-03-31T12:00:00Z", want: Range{"month", utc(2025, 2, 28, 12, 0), utc(2025, 3, 31, 12, 0)}},
-		{name: "year from February 29", rng: "year", to: "2024-02-29T00:00:00Z", want: Range{"year", utc(2023, 2, 28, 0, 0), utc(2024, 2, 29, 0, 0)}},
-		{name: "month across new year", rng: "month", to: "2025-01-15T00:00:00Z", want: Range{"month", utc(2024, 12, 15, 0, 0), utc(2025, 1, 15, 0, 0)}},
-		{name: "week ending at to", rng: "week", to: "2025-01-31T00:00:00Z", want: Range{"week", utc(2025, 1, 24, 0, 0), utc(2025, 1, 31, 0, 0)}},
-		{name: "custom dates", rng: "custom", from: "2025-01-01", to: "2025-01-01", want: Range{"custom", utc(2025, 1, 1, 0, 0), utc(2025, 1, 2, 0, 0)}},
-		{name: "from alone is custom to now", from: "2025-06-01", want: Range{"custom", utc(2025, 6, 1, 0, 0), now}},
-		{name: "rfc3339 with offset", rng: "custom", from: "2025-06-01T02:00:00+02:00", to: "2025-06-02T00:00:00Z", want: Range{"custom", utc(2025, 6, 1, 0, 0), utc(2025, 6, 2, 0, 0)}},
+		{name: "default day", want: Range{Name: "day", From: now.Add(-24 * time.Hour), To: now}},
+		{name: "day", rng: "day", want: Range{Name: "day", From: now.Add(-24 * time.Hour), To: now}},
+		{name: "week", rng: "week", want: Range{Name: "week", From: now.AddDate(0, 0, -7), To: now}},
+		{name: "month", rng: "month", want: Range{Name: "month", From: utc(2025, 5, 18, 14, 37), To: now}},
+		{name: "year", rng: "year", want: Range{Name: "year", From: utc(2024, 6, 18, 14, 37), To: now}},
+		{name: "month from March 31", rng: "month", to: "2025-03-31T12:00:00Z", want: Range{Name: "month", From: utc(2025, 2, 28, 12, 0), To: utc(2025, 3, 31, 12, 0)}},
+		{name: "year from February 29", rng: "year", to: "2024-02-29T00:00:00Z", want: Range{Name: "year", From: utc(2023, 2, 28, 0, 0), To: utc(2024, 2, 29, 0, 0)}},
+		{name: "month across new year", rng: "month", to: "2025-01-15T00:00:00Z", want: Range{Name: "month", From: utc(2024, 12, 15, 0, 0), To: utc(2025, 1, 15, 0, 0)}},
+		{name: "week ending at to", rng: "week", to: "2025-01-31T00:00:00Z", want: Range{Name: "week", From: utc(2025, 1, 24, 0, 0), To: utc(2025, 1, 31, 0, 0)}},
+		{name: "custom dates", rng: "custom", from: "2025-01-01", to: "2025-01-01", want: Range{Name: "custom", From: utc(2025, 1, 1, 0, 0), To: utc(2025, 1, 2, 0, 0)}},
+		{name: "from alone is custom to now", from: "2025-06-01", want: Range{Name: "custom", From: utc(2025, 6, 1, 0, 0), To: now}},
+		{name: "rfc3339 with offset", rng: "custom", from: "2025-06-01T02:00:00+02:00", to: "2025-06-02T00:00:00Z", want: Range{Name: "custom", From: utc(2025, 6, 1, 0, 0), To: utc(2025, 6, 2, 0, 0)}},
 		{name: "unknown name", rng: "fortnight", bad: true},
 		{name: "custom without from", rng: "custom", to: "2025-01-01", bad: true},
 		{name: "named with from", rng: "week", from: "2025-01-01", bad: true},
@@ -50,7 +51,7 @@ func TestParseRange(t *testing.T) {
 		{name: "garbage to", to: "2025-13-01", bad: true},
 		{name: "sql in to", to: "2025-01-01'; DROP TABLE x", bad: true},
 		{name: "over ten years", from: "2000-01-01", to: "2020-01-01", bad: true},
-		{name: "ten years", from: "2010-01-01", to: "2019-12-31", want: Range{"custom", utc(2010, 1, 1, 0, 0), utc(2020, 1, 1, 0, 0)}},
+		{name: "ten years", from: "2010-01-01", to: "2019-12-31", want: Range{Name: "custom", From: utc(2010, 1, 1, 0, 0), To: utc(2020, 1, 1, 0, 0)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -90,13 +91,18 @@ func TestResolutionAndBucket(t *testing.T) {
 		{"month", rs["month"], 800, store.ResolutionHour, 2 * time.Hour},
 		{"month at 200 px", rs["month"], 200, store.ResolutionHour, 7 * time.Hour},
 		{"year", rs["year"], 800, store.ResolutionDay, 24 * time.Hour},
-		{"two days raw", Range{"custom", now.Add(-48 * time.Hour), now}, 800, store.ResolutionRaw, 240 * time.Second},
-		{"three days hourly", Range{"custom", now.Add(-72 * time.Hour), now}, 800, store.ResolutionHour, time.Hour},
-		{"old day past raw retention", Range{"custom", now.AddDate(0, 0, -40), now.AddDate(0, 0, -39)}, 800, store.ResolutionHour, time.Hour},
-		{"old week past hourly retention", Range{"custom", now.AddDate(-2, 0, 0), now.AddDate(-2, 0, 7)}, 800, store.ResolutionDay, 24 * time.Hour},
-		{"200 days daily", Range{"custom", now.AddDate(0, 0, -200), now}, 800, store.ResolutionDay, 24 * time.Hour},
-		{"ten years daily", Range{"custom", now.AddDate(-10, 0, 0), now}, 800, store.ResolutionDay, 6 * 24 * time.Hour},
+		{"two days raw", Range{Name: "custom", From: now.Add(-48 * time.Hour), To: now}, 800, store.ResolutionRaw, 240 * time.Second},
+		{"three days hourly", Range{Name: "custom", From: now.Add(-72 * time.Hour), To: now}, 800, store.ResolutionHour, time.Hour},
+		{"old day past raw retention", Range{Name: "custom", From: now.AddDate(0, 0, -40), To: now.AddDate(0, 0, -39)}, 800, store.ResolutionHour, time.Hour},
+		{"old week past hourly retention", Range{Name: "custom", From: now.AddDate(-2, 0, 0), To: now.AddDate(-2, 0, 7)}, 800, store.ResolutionDay, 24 * time.Hour},
+		{"200 days daily", Range{Name: "custom", From: now.AddDate(0, 0, -200), To: now}, 800, store.ResolutionDay, 24 * time.Hour},
+		{"ten years daily", Range{Name: "custom", From: now.AddDate(-10, 0, 0), To: now}, 800, store.ResolutionDay, 6 * 24 * time.Hour},
 		{"width 0 is 800", rs["day"], 0, store.ResolutionRaw, 120 * time.Second},
+		{"month 40 to 10 days ago hourly", Range{Name: "custom", From: now.AddDate(0, 0, -40), To: now.AddDate(0, 0, -10)}, 800, store.ResolutionHour, time.Hour},
+		{"the same with hourly kept 20 days", Range{Name: "custom", From: now.AddDate(0, 0, -40), To: now.AddDate(0, 0, -10),
+			Keep: collector.Retention{Hourly: 20 * 24 * time.Hour}}, 800, store.ResolutionDay, 24 * time.Hour},
+		{"a day 3 days ago with raw kept 2 days", Range{Name: "custom", From: now.AddDate(0, 0, -3), To: now.AddDate(0, 0, -2),
+			Keep: collector.Retention{Raw: 48 * time.Hour}}, 800, store.ResolutionHour, time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,8 +189,8 @@ func TestTimeTicks(t *testing.T) {
 			[]string{"May 19", "May 26", "Jun 02", "Jun 09", "Jun 16"}},
 		{"year", rs["year"], "2024-07-01T00:00:00Z", "Jul", 0,
 			[]string{"Jul", "Aug", "Sep", "Oct", "Nov", "Dec", "Jan 2025", "Feb", "Mar", "Apr", "May", "Jun"}},
-		{"six hours", Range{"custom", utc(2025, 6, 18, 9, 5), utc(2025, 6, 18, 15, 5)}, "2025-06-18T09:30:00Z", "09:30", 30 * time.Minute, nil},
-		{"five years", Range{"custom", utc(2020, 3, 1, 0, 0), utc(2025, 3, 1, 0, 0)}, "2020-07-01T00:00:00Z", "Jul 2020", 0, nil},
+		{"six hours", Range{Name: "custom", From: utc(2025, 6, 18, 9, 5), To: utc(2025, 6, 18, 15, 5)}, "2025-06-18T09:30:00Z", "09:30", 30 * time.Minute, nil},
+		{"five years", Range{Name: "custom", From: utc(2020, 3, 1, 0, 0), To: utc(2025, 3, 1, 0, 0)}, "2020-07-01T00:00:00Z", "Jul 2020", 0, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

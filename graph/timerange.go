@@ -113,7 +113,7 @@ func parseTime(s string, endOfDay bool) (time.Time, error) {
 
 // Limits of the resolutions: raw samples are read for spans up to rawSpan,
 // hourly rollups up to hourSpan, daily rollups beyond; a resolution whose
-// retention (store.DefaultRetention) no longer covers the range's start
+// retention (Range.Keep) no longer covers the range's start
 // gives way to the next.
 const (
 	rawSpan  = 50 * time.Hour
@@ -125,7 +125,7 @@ const (
 // month), daily rollups beyond (year), and a coarser one when the range
 // starts before the finer one's retention.
 func resolution(r Range, now time.Time) store.Resolution {
-	keep := store.DefaultRetention()
+	keep := store.WithDefaults(r.Keep)
 	span := r.To.Sub(r.From)
 	switch {
 	case span <= rawSpan && !r.From.Before(now.Add(-keep.Raw)):

@@ -29,8 +29,8 @@ func DefaultRetention() collector.Retention {
 	return collector.Retention{Raw: DefaultRaw, Hourly: DefaultHourly, Daily: DefaultDaily}
 }
 
-// withDefaults fills the zero (or negative) fields of keep.
-func withDefaults(keep collector.Retention) collector.Retention {
+// WithDefaults fills the zero (or negative) fields of keep.
+func WithDefaults(keep collector.Retention) collector.Retention {
 	d := DefaultRetention()
 	if keep.Raw <= 0 {
 		keep.Raw = d.Raw

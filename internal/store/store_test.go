@@ -637,11 +637,11 @@ func TestRetention(t *testing.T) {
 	if n := count(t, s.samples, "ret_object", "key = 'gone'"); n != 0 {
 		t.Error("object unseen for longer than every retention kept")
 	}
-	if d := DefaultRetention(); withDefaults(collector.Retention{}) != d || d.Raw != 35*day || d.Hourly != 100*day || d.Daily != 5*365*day {
+	if d := DefaultRetention(); WithDefaults(collector.Retention{}) != d || d.Raw != 35*day || d.Hourly != 100*day || d.Daily != 5*365*day {
 		t.Errorf("defaults %+v", d)
 	}
-	if got := withDefaults(collector.Retention{Raw: time.Hour}); got.Raw != time.Hour || got.Hourly != DefaultHourly {
-		t.Errorf("withDefaults kept %+v", got)
+	if got := WithDefaults(collector.Retention{Raw: time.Hour}); got.Raw != time.Hour || got.Hourly != DefaultHourly {
+		t.Errorf("WithDefaults kept %+v", got)
 	}
 }
 

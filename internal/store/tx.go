@@ -298,7 +298,7 @@ func validUTF8(s string) string {
 func (x *Tx) Maintain(ctx context.Context, keep collector.Retention) error {
 	ctx, cancel := context.WithTimeout(ctx, rollupTimeout)
 	defer cancel()
-	keep = withDefaults(keep)
+	keep = WithDefaults(keep)
 	now := x.cur
 	if now.IsZero() {
 		if err := x.tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
