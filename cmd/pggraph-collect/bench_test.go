@@ -58,31 +58,16 @@ func benchSchema(b *testing.B, r *rig.Rig) []string {
 func sshForward(b *testing.B, r *rig.Rig, dir string) (int, func()) {
 	b.Helper()
 	cfg := filepath.Join(dir, "ssh_config")
-	os.WriteFile(cfg, fmt.Appendf(nil, `Host bastion
-	HostName 127.0.0.1
-	Port %d
-Host dbhost
-	HostName 127.0.0.1
-	Port %d
-	ProxyJump bastion
-Host *
-	User %s
-	IdentityFile %s
-	IdentitiesOnly yes
-	IdentityAgent none
-	UserKnownHostsFile %s
-	GlobalKnownHostsFile /dev/null
-	StrictHostKeyChecking yes
-	BatchMode yes
-	ExitOnForwardFailure yes
-`, r.Bastion.Port, r.DBHost.Port, r.User, r.Keys.ED25519, r.KnownHosts), 0o600)
+	if err := r.WriteSSHConfig(cfg, r.Keys.ED25519); err != nil {
+		b.Fatal(err)
+	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	cmd := exec.Command("ssh", "-F", cfg, "-N", "-L", fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%d", port, r.PG.Port), "dbhost")
+	cmd := exec.Command("ssh", "-F", cfg, "-N", "-L", fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%d", port, r.PG.Port), "via-bastion")
 	if err := cmd.Start(); err != nil {
 		b.Fatal(err)
 	}

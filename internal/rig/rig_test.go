@@ -531,36 +531,11 @@ func connectMonitor(ctx context.Context, t *testing.T, p *Postgres, port int) *p
 	return conn
 }
 
-// sshConfig writes an OpenSSH client config with the hosts "dbhost",
-// "bastion" and "via-bastion" (dbhost through bastion), using key.
+// sshConfig writes the rig's OpenSSH client config with key.
 func sshConfig(t *testing.T, r *Rig, key string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "ssh_config")
-	cfg := fmt.Sprintf(`Host dbhost
-	HostName 127.0.0.1
-	Port %d
-Host bastion
-	HostName 127.0.0.1
-	Port %d
-Host via-bastion
-	HostName 127.0.0.1
-	Port %d
-	ProxyJump bastion
-Host *
-	User %s
-	IdentityFile %s
-	IdentitiesOnly yes
-	IdentityAgent none
-	UserKnownHostsFile %s
-	GlobalKnownHostsFile /dev/null
-	StrictHostKeyChecking yes
-	UpdateHostKeys no
-	BatchMode yes
-	PasswordAuthentication no
-	KbdInteractiveAuthentication no
-	ConnectTimeout 10
-`, r.DBHost.Port, r.Bastion.Port, r.DBHost.Port, r.User, key, r.KnownHosts)
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+	if err := r.WriteSSHConfig(path, key); err != nil {
 		t.Fatal(err)
 	}
 	return path

@@ -377,6 +377,51 @@ func unlockUser(ctx context.Context) error {
 	return nil
 }
 
+// sshClientConfig is an OpenSSH client configuration for a rig's servers:
+// host "dbhost", and with a bastionPort host "bastion" and "via-bastion"
+// (the db host through the bastion), logging in as the rig user with key,
+// trusting only knownHosts, never asking anything. extra are more options
+// for every host.
+func sshClientConfig(key, knownHosts string, dbPort, bastionPort int, extra ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Host dbhost\n\tHostName 127.0.0.1\n\tPort %d\n", dbPort)
+	if bastionPort != 0 {
+		fmt.Fprintf(&b, "Host bastion\n\tHostName 127.0.0.1\n\tPort %d\n", bastionPort)
+		fmt.Fprintf(&b, "Host via-bastion\n\tHostName 127.0.0.1\n\tPort %d\n\tProxyJump bastion\n", dbPort)
+	}
+	fmt.Fprintf(&b, `Host *
+	User %s
+	IdentityFile %s
+	IdentitiesOnly yes
+	IdentityAgent none
+	UserKnownHostsFile %s
+	GlobalKnownHostsFile /dev/null
+	StrictHostKeyChecking yes
+	UpdateHostKeys no
+	BatchMode yes
+	PasswordAuthentication no
+	KbdInteractiveAuthentication no
+	ExitOnForwardFailure yes
+	ConnectTimeout 10
+`, rigUser, key, knownHosts)
+	for _, e := range extra {
+		b.WriteString("\t" + e + "\n")
+	}
+	return b.String()
+}
+
+// WriteSSHConfig writes an OpenSSH client configuration (0600) for this
+// rig to path: hosts "dbhost", "bastion" and "via-bastion" (the db host
+// through the bastion, ProxyJump), as User with key, checking host keys
+// against KnownHosts only.
+func (r *Rig) WriteSSHConfig(path, key string) error {
+	cfg := sshClientConfig(key, r.KnownHosts, r.DBHost.Port, r.Bastion.Port)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return fmt.Errorf("rig: write ssh config: %w", err)
+	}
+	return nil
+}
+
 // legacyTunnel is the original's manual bastion tunnel: an OpenSSH client
 // forwarding a local port to PostgreSQL through the db host.
 type legacyTunnel struct {
@@ -393,23 +438,8 @@ func startLegacy(ctx context.Context, dir string, keys Keys, knownHosts string, 
 		return nil, fmt.Errorf("start legacy tunnel: %w", err)
 	}
 	lt := &legacyTunnel{config: filepath.Join(dir, "ssh_config"), logFile: filepath.Join(dir, "ssh.log")}
-	cfg := fmt.Sprintf(`# pggraph rig: the original's manual bastion tunnel to the db host
-Host *
-	User %s
-	IdentityFile %s
-	IdentitiesOnly yes
-	IdentityAgent none
-	UserKnownHostsFile %s
-	GlobalKnownHostsFile /dev/null
-	StrictHostKeyChecking yes
-	UpdateHostKeys no
-	BatchMode yes
-	PasswordAuthentication no
-	KbdInteractiveAuthentication no
-	ExitOnForwardFailure yes
-	ServerAliveInterval 5
-	LogLevel DEBUG1
-`, rigUser, keys.ED25519, knownHosts)
+	cfg := "# pggraph rig: the original's manual bastion tunnel to the db host\n" +
+		sshClientConfig(keys.ED25519, knownHosts, db.Port, 0, "ServerAliveInterval 5", "LogLevel DEBUG1")
 	if err := os.WriteFile(lt.config, []byte(cfg), 0o600); err != nil {
 		return nil, fmt.Errorf("start legacy tunnel: write config: %w", err)
 	}
@@ -439,8 +469,7 @@ func (lt *legacyTunnel) start(ctx context.Context, db *SSHD, pgPort int) error {
 	}
 	offset := fileSize(lt.logFile)
 	cmd := exec.Command(sshBin, "-F", lt.config, "-N",
-		"-L", fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%d", lt.port, pgPort),
-		"-p", fmt.Sprint(db.Port), rigUser+"@127.0.0.1")
+		"-L", fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%d", lt.port, pgPort), "dbhost")
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=/root"}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
