@@ -61,6 +61,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/logging"
 	"github.com/pggraph/pggraph/internal/store"
@@ -78,24 +79,7 @@ func main() {
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
 		fmt.Fprintln(os.Stderr, "pggraph.cgi: "+strings.ReplaceAll(err.Error(), "\n", "; "))
 	}
-	os.Exit(exitCode(err))
-}
-
-// usageError is bad usage or a bad config.ini: exit code 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-func exitCode(err error) int {
-	var u usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &u):
-		return 2
-	}
-	return 1
+	os.Exit(cli.ExitCode(err))
 }
 
 // run is the impure shell: flags, environment, config.ini, then cgi.Serve
@@ -111,16 +95,16 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	if fs.NArg() > 0 {
-		return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return cli.Usage(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
 	log := logging.New(stderr, logging.Level(*verbose || getenv("PGGRAPH_DEBUG") != "", false))
 
 	if *listen == "" {
 		if getenv("GATEWAY_INTERFACE") == "" {
-			return usageError{errors.New("not run by a web server (no GATEWAY_INTERFACE): use -listen ADDR -config FILE to try it")}
+			return cli.Usage(errors.New("not run by a web server (no GATEWAY_INTERFACE): use -listen ADDR -config FILE to try it"))
 		}
 		oneRequestMemory(getenv)
 		h, err := newHandler(getenv, configPath(getenv("SCRIPT_FILENAME")), log)
@@ -139,7 +123,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	if *cfgPath == "" {
-		return usageError{errors.New("-listen needs -config FILE")}
+		return cli.Usage(errors.New("-listen needs -config FILE"))
 	}
 	h, err := newHandler(getenv, *cfgPath, log)
 	if err != nil {
@@ -183,7 +167,7 @@ func cgiFail(w io.Writer) {
 func newHandler(getenv func(string) string, path string, log *slog.Logger) (*handler, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
-		return nil, usageError{err}
+		return nil, cli.Usage(err)
 	}
 	role := getenv("PGGRAPH_WEB_USER")
 	if role == "" {

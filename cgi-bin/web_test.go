@@ -33,6 +33,7 @@ import (
 
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/graph"
+	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/rig"
 	"github.com/pggraph/pggraph/internal/store"
@@ -970,11 +971,11 @@ func TestListen(t *testing.T) {
 	}
 	// -listen without -config is a usage error.
 	err := run(t.Context(), []string{"-listen", "127.0.0.1:0"}, func(string) string { return "" }, io.Discard, io.Discard)
-	if exitCode(err) != 2 {
+	if cli.ExitCode(err) != 2 {
 		t.Errorf("-listen without -config: %v", err)
 	}
 	// Neither a CGI environment nor -listen: usage error.
-	if err := run(t.Context(), nil, func(string) string { return "" }, io.Discard, io.Discard); exitCode(err) != 2 || !strings.Contains(err.Error(), "GATEWAY_INTERFACE") {
+	if err := run(t.Context(), nil, func(string) string { return "" }, io.Discard, io.Discard); cli.ExitCode(err) != 2 || !strings.Contains(err.Error(), "GATEWAY_INTERFACE") {
 		t.Errorf("no CGI environment: %v", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/logging"
 	"github.com/pggraph/pggraph/internal/store"
@@ -30,7 +31,7 @@ func (f *connFlags) register(fs *flag.FlagSet) {
 }
 
 // server returns the server and samples database the flags name; a bad
-// config.ini is a usageError. Its warnings go to the log.
+// config.ini is a usage error. Its warnings go to the log.
 func (f *connFlags) server(s streams) (store.Server, string, error) {
 	db := f.db
 	if f.config == "" {
@@ -41,7 +42,7 @@ func (f *connFlags) server(s streams) (store.Server, string, error) {
 	}
 	cfg, err := config.Load(f.config)
 	if err != nil {
-		return store.Server{}, "", usageError{err}
+		return store.Server{}, "", cli.Usage(err)
 	}
 	log := logging.New(s.stderr, logging.Level(false, false))
 	for _, w := range cfg.Warnings {
@@ -59,14 +60,14 @@ func parse(fs *flag.FlagSet, args []string, nargs int, names string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	if fs.NArg() != nargs {
 		fs.Usage()
 		if nargs == 0 {
-			return usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+			return cli.Usage(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 		}
-		return usageError{fmt.Errorf("want %s", names)}
+		return cli.Usage(fmt.Errorf("want %s", names))
 	}
 	return nil
 }
@@ -185,7 +186,7 @@ func (c *clientRemoveCommand) run(ctx context.Context, args []string) error {
 	}
 	prefix := fs.Arg(0)
 	if err := store.CheckPrefix(prefix); err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	srv, db, err := c.conn.server(c.streams)
 	if err != nil {

@@ -62,6 +62,8 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+
+	"github.com/pggraph/pggraph/internal/cli"
 )
 
 func main() {
@@ -69,9 +71,9 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "pggraph-admin: "+oneLine(err))
+		fmt.Fprintln(os.Stderr, "pggraph-admin: "+cli.OneLine(err))
 	}
-	os.Exit(exitCode(err))
+	os.Exit(cli.ExitCode(err))
 }
 
 // usage is the summary printed for bad usage and -h.
@@ -86,30 +88,6 @@ const usage = `usage:
   pggraph-admin user import [-config FILE] CLIENT FILE
 Without -config, the server is reached like psql: PGHOST, PGPORT, PGUSER,
 PGPASSWORD, ~/.pgpass.`
-
-// usageError is bad usage or a bad config.ini: exit code 2.
-type usageError struct{ err error }
-
-func (e usageError) Error() string { return e.err.Error() }
-func (e usageError) Unwrap() error { return e.err }
-
-// exitCode maps run's error to the documented exit codes.
-func exitCode(err error) int {
-	var u usageError
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-		return 0
-	case errors.As(err, &u):
-		return 2
-	default:
-		return 1
-	}
-}
-
-// oneLine keeps an error message on one line (errors.Join uses newlines).
-func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
-}
 
 // command is one subcommand.
 type command interface {
@@ -126,7 +104,7 @@ type streams struct {
 }
 
 // run parses the subcommand and runs it. Its errors start with the
-// subcommand's name; usage errors are usageErrors.
+// subcommand's name; usage errors are cli.Usage errors.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	s := streams{stdin, stdout, stderr}
 	commands := map[string]command{
@@ -141,7 +119,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
-		return usageError{errors.New("no command")}
+		return cli.Usage(errors.New("no command"))
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -152,24 +130,20 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if want, ok := map[string]string{"client": "list or remove", "user": "add, passwd, del, list or import"}[name]; ok {
 		if len(rest) == 0 || strings.HasPrefix(rest[0], "-") {
 			fmt.Fprintln(stderr, usage)
-			return usageError{fmt.Errorf("%s: want %s", name, want)}
+			return cli.Usage(fmt.Errorf("%s: want %s", name, want))
 		}
 		name, rest = name+" "+rest[0], rest[1:]
 	}
 	cmd, ok := commands[name]
 	if !ok {
 		fmt.Fprintln(stderr, usage)
-		return usageError{fmt.Errorf("unknown command %q", name)}
+		return cli.Usage(fmt.Errorf("unknown command %q", name))
 	}
 	if err := cmd.run(ctx, rest); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		var u usageError
-		if errors.As(err, &u) {
-			return usageError{fmt.Errorf("%s: %w", name, u.err)}
-		}
-		return fmt.Errorf("%s: %w", name, err)
+		return fmt.Errorf("%s: %w", name, err) // a usage error stays one
 	}
 	return nil
 }

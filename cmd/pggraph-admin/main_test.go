@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/rig"
 	"github.com/pggraph/pggraph/internal/store"
@@ -65,7 +66,7 @@ func admin(t *testing.T, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	err := run(t.Context(), args, strings.NewReader(""), &out, &errb)
-	return result{out.String(), errb.String(), err, exitCode(err)}
+	return result{out.String(), errb.String(), err, cli.ExitCode(err)}
 }
 
 // setUp runs setup once per test binary (the tests share the cluster).
@@ -361,7 +362,7 @@ func TestUsage(t *testing.T) {
 				}
 				return
 			}
-			msg := "pggraph-admin: " + oneLine(res.err)
+			msg := "pggraph-admin: " + cli.OneLine(res.err)
 			if !strings.Contains(msg, tt.want) || strings.Contains(msg, "\n") {
 				t.Errorf("message %q, want one line with %q", msg, tt.want)
 			}

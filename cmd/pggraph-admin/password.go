@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pggraph/pggraph/internal/cli"
 )
 
 // maxPassword is bcrypt's limit: it ignores (and x/crypto refuses) bytes
@@ -31,7 +33,7 @@ func (p passwordSource) read(user string) ([]byte, error) {
 	}
 	f, ok := p.stdin.(*os.File)
 	if !ok || !isTerminal(f) {
-		return nil, usageError{errors.New("stdin is not a terminal: give the password on stdin with -stdin")}
+		return nil, cli.Usage(errors.New("stdin is not a terminal: give the password on stdin with -stdin"))
 	}
 	fmt.Fprintf(p.stderr, "New password for %s: ", user)
 	pw, err := readNoEcho(f)
@@ -70,11 +72,11 @@ func readLine(r io.Reader) ([]byte, error) {
 func hashPassword(pw []byte, cost int) (string, error) {
 	switch {
 	case len(pw) == 0:
-		return "", usageError{errors.New("empty password")}
+		return "", cli.Usage(errors.New("empty password"))
 	case len(pw) > maxPassword:
-		return "", usageError{fmt.Errorf("password longer than %d bytes (bcrypt ignores the rest)", maxPassword)}
+		return "", cli.Usage(fmt.Errorf("password longer than %d bytes (bcrypt ignores the rest)", maxPassword))
 	case !utf8.Valid(pw):
-		return "", usageError{errors.New("password is not valid UTF-8")}
+		return "", cli.Usage(errors.New("password is not valid UTF-8"))
 	}
 	h, err := bcrypt.GenerateFromPassword(pw, cost)
 	if err != nil {

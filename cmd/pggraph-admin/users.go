@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/store"
 	schema "github.com/pggraph/pggraph/sql"
 )
@@ -47,7 +48,7 @@ func (f *passwordFlags) register(fs *flag.FlagSet) {
 
 func (f *passwordFlags) check() error {
 	if f.cost < bcrypt.MinCost || f.cost > bcrypt.MaxCost {
-		return usageError{fmt.Errorf("-cost %d: want %d-%d", f.cost, bcrypt.MinCost, bcrypt.MaxCost)}
+		return cli.Usage(fmt.Errorf("-cost %d: want %d-%d", f.cost, bcrypt.MinCost, bcrypt.MaxCost))
 	}
 	return nil
 }
@@ -65,7 +66,7 @@ func (f *passwordFlags) hash(s streams, user string) (string, error) {
 // checkUserArg validates a user name given on the command line.
 func checkUserArg(name string) error {
 	if err := store.CheckUserName(name); err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	return nil
 }
@@ -86,7 +87,7 @@ func (c *userAddCommand) run(ctx context.Context, args []string) error {
 	}
 	client, name := fs.Arg(0), fs.Arg(1)
 	if err := store.CheckPrefix(client); err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	if err := checkUserArg(name); err != nil {
 		return err
@@ -194,16 +195,16 @@ func (c *userListCommand) run(ctx context.Context, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	if fs.NArg() > 1 {
 		fs.Usage()
-		return usageError{errors.New("want at most one CLIENT")}
+		return cli.Usage(errors.New("want at most one CLIENT"))
 	}
 	client := fs.Arg(0)
 	if client != "" {
 		if err := store.CheckPrefix(client); err != nil {
-			return usageError{err}
+			return cli.Usage(err)
 		}
 	}
 	u, err := c.user.open(ctx, c.streams)
@@ -252,20 +253,20 @@ func (c *userImportCommand) run(ctx context.Context, args []string) error {
 	}
 	client, file := fs.Arg(0), fs.Arg(1)
 	if err := store.CheckPrefix(client); err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	in := c.stdin
 	if file != "-" {
 		f, err := os.Open(file)
 		if err != nil {
-			return usageError{err}
+			return cli.Usage(err)
 		}
 		defer f.Close()
 		in = f
 	}
 	entries, problems, err := parseHtpasswd(in)
 	if err != nil {
-		return usageError{fmt.Errorf("read %s: %w", file, err)}
+		return cli.Usage(fmt.Errorf("read %s: %w", file, err))
 	}
 	u, err := c.user.open(ctx, c.streams)
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"golang.org/x/crypto/bcrypt"
+
+	"github.com/pggraph/pggraph/internal/cli"
 )
 
 // Hashes of "secret" made by htpasswd (apache2-utils): -B -C 4, -m, -s, -2, -5, -d.
@@ -160,7 +162,7 @@ func adminIn(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
 	err := run(t.Context(), args, strings.NewReader(stdin), &out, &errb)
-	return result{out.String(), errb.String(), err, exitCode(err)}
+	return result{out.String(), errb.String(), err, cli.ExitCode(err)}
 }
 
 // hashOf returns a user's stored hash and client, as the superuser sees
@@ -229,7 +231,7 @@ func TestUserCommands(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := adminIn(t, tc.stdin, tc.args...)
-			if res.code != tc.code || !strings.Contains(oneLine(res.err), tc.want) {
+			if res.code != tc.code || !strings.Contains(cli.OneLine(res.err), tc.want) {
 				t.Errorf("exit %d (%v), want %d with %q", res.code, res.err, tc.code, tc.want)
 			}
 		})

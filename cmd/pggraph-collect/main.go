@@ -44,6 +44,7 @@ import (
 	"time"
 
 	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/logging"
 	"github.com/pggraph/pggraph/internal/store"
@@ -53,28 +54,13 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
-	os.Exit(exitCode(err))
+	os.Exit(cli.ExitCode(err))
 }
-
-// usageError is bad usage or the single config given being invalid: exit 2.
-type usageError struct{ error }
 
 // failedError says how many clients failed (already reported): exit 1.
 type failedError struct{ failed, total int }
 
 func (e failedError) Error() string { return fmt.Sprintf("%d of %d clients failed", e.failed, e.total) }
-
-func exitCode(err error) int {
-	var u usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &u):
-		return 2
-	default:
-		return 1
-	}
-}
 
 // options are the command line's settings.
 type options struct {
@@ -100,7 +86,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
-		return usageError{err}
+		return cli.Usage(err)
 	}
 	paths := fs.Args()
 	switch {
@@ -167,7 +153,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 func (o *options) usage(fs *flag.FlagSet, msg string) error {
 	fs.Usage()
 	o.line(o.stderr, "pggraph-collect: "+msg)
-	return usageError{errors.New(msg)}
+	return cli.Usage(errors.New(msg))
 }
 
 // line prints one line, whole, even with several jobs at once.
@@ -182,7 +168,7 @@ func (o *options) line(w io.Writer, s string) {
 func (o *options) collect(ctx context.Context, path string) (string, error) {
 	cfg, err := config.Load(path)
 	if err != nil {
-		return path, usageError{fmt.Errorf("%s: config: %w", path, err)}
+		return path, cli.Usage(fmt.Errorf("%s: config: %w", path, err))
 	}
 	prefix := cfg.Local.Prefix
 	log, closeLog, err := o.logger(cfg)

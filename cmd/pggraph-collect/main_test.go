@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/rig"
 	"github.com/pggraph/pggraph/internal/store"
@@ -80,7 +81,7 @@ func collect(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var o, e bytes.Buffer
 	err := run(t.Context(), args, &o, &e, func(string) string { return "" })
-	return exitCode(err), o.String(), e.String()
+	return cli.ExitCode(err), o.String(), e.String()
 }
 
 // mustCollect runs one collection and fails the test unless it succeeds.

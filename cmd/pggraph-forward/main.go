@@ -30,6 +30,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/logging"
 	"github.com/pggraph/pggraph/tunnel"
@@ -43,7 +44,7 @@ func main() {
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "pggraph-forward: "+oneLine(err))
+		fmt.Fprintln(os.Stderr, "pggraph-forward: "+cli.OneLine(err))
 	}
 	os.Exit(exitCode(err))
 }
@@ -74,11 +75,6 @@ func exitCode(err error) int {
 	default:
 		return 1
 	}
-}
-
-// oneLine keeps an error message on one line (errors.Join uses newlines).
-func oneLine(err error) string {
-	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {

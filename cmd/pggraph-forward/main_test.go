@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/rig"
 )
@@ -343,7 +344,7 @@ func TestUsageAndConfigErrors(t *testing.T) {
 			if exitCode(err) != 2 {
 				t.Fatalf("exit code %d (%v), want 2", exitCode(err), err)
 			}
-			if got := "pggraph-forward: " + oneLine(err); !strings.Contains(got, tt.want) {
+			if got := "pggraph-forward: " + cli.OneLine(err); !strings.Contains(got, tt.want) {
 				t.Errorf("message %q lacks %q", got, tt.want)
 			}
 		})

@@ -26,10 +26,10 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/pggraph/pggraph/installer"
+	"github.com/pggraph/pggraph/internal/cli"
 )
 
 func main() {
@@ -37,27 +37,9 @@ func main() {
 	defer stop()
 	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "pggraph-install: "+oneLine(err))
+		fmt.Fprintln(os.Stderr, "pggraph-install: "+cli.OneLine(err))
 	}
-	os.Exit(exitCode(err))
-}
-
-// usageError is bad usage or a bad answers file: exit code 2.
-type usageError struct{ err error }
-
-func (e *usageError) Error() string { return e.err.Error() }
-func (e *usageError) Unwrap() error { return e.err }
-
-func exitCode(err error) int {
-	var u *usageError
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &u):
-		return 2
-	default:
-		return 1
-	}
+	os.Exit(cli.ExitCode(err))
 }
 
 func run(ctx context.Context, args []string, stdin *os.File, stdout *os.File, stderr io.Writer) error {
@@ -67,19 +49,19 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout *os.File, st
 	cgi := fs.String("cgi", installer.DefaultMainCGI, "the installed pggraph.cgi `path` that index.cgi links to")
 	yes := fs.Bool("yes", false, "with -answers: trust an unknown SSH host key")
 	if err := fs.Parse(args); err != nil {
-		return &usageError{fmt.Errorf("usage: %w", err)}
+		return cli.Usage(fmt.Errorf("usage: %w", err))
 	}
 	if fs.NArg() > 0 {
-		return &usageError{fmt.Errorf("usage: unexpected argument %q", fs.Arg(0))}
+		return cli.Usage(fmt.Errorf("usage: unexpected argument %q", fs.Arg(0)))
 	}
 	if *yes && *answers == "" {
-		return &usageError{errors.New("usage: -yes needs -answers (a terminal asks instead)")}
+		return cli.Usage(errors.New("usage: -yes needs -answers (a terminal asks instead)"))
 	}
 	opt := installer.Options{MainCGI: *cgi, Stdout: stdout, AgentSocket: os.Getenv("SSH_AUTH_SOCK")}
 	if *answers != "" {
 		a, err := installer.LoadAnswers(*answers)
 		if err != nil {
-			return &usageError{fmt.Errorf("answers: %w", err)}
+			return cli.Usage(fmt.Errorf("answers: %w", err))
 		}
 		a.TrustHostKeys = *yes
 		opt.Prompter = a
@@ -89,17 +71,7 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout *os.File, st
 	_, err := installer.Run(ctx, opt)
 	var se *installer.StepError
 	if *answers != "" && errors.As(err, &se) && (se.Step == "ask" || se.Step == "check answers") {
-		return &usageError{err}
+		return cli.Usage(err)
 	}
 	return err
-}
-
-// oneLine keeps an error message on one line (errors.Join and pgx use
-// newlines).
-func oneLine(err error) string {
-	lines := strings.Split(err.Error(), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimSpace(l)
-	}
-	return strings.Join(lines, "; ")
 }
