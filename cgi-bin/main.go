@@ -77,7 +77,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr)
 	stop()
 	if err != nil && !errors.Is(err, flag.ErrHelp) {
-		fmt.Fprintln(os.Stderr, "pggraph.cgi: "+strings.ReplaceAll(err.Error(), "\n", "; "))
+		fmt.Fprintln(os.Stderr, "pggraph.cgi: "+cli.OneLine(err))
 	}
 	os.Exit(cli.ExitCode(err))
 }
