@@ -199,6 +199,11 @@ func TestLoopbackTLS(t *testing.T) {
 			if got := cc.TLSConfig != nil; got != tt.wantTLS {
 				t.Errorf("TLS = %v, want %v", got, tt.wantTLS)
 			}
+			for _, f := range cc.Fallbacks {
+				if cc.TLSConfig == nil && f.TLSConfig == nil && f.Host == cc.Host && f.Port == cc.Port {
+					t.Errorf("a fallback repeats the plain connection to %s:%d", f.Host, f.Port)
+				}
+			}
 		})
 	}
 }

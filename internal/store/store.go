@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -89,10 +90,12 @@ func (s Server) ConnConfig(database string) (*pgx.ConnConfig, error) {
 		// libpq's default, sslmode=prefer, on a loopback address: TLS
 		// protects nothing there and costs a handshake per connection (a
 		// CGI process makes two per image). sslmode or PGSSLMODE still
-		// ask for it.
-		if cc, err = pgx.ParseConfig(dsn + " sslmode=disable"); err != nil {
-			return nil, fmt.Errorf("postgresql settings for database %s: %w", database, err)
-		}
+		// ask for it. Prefer's plain-text fallback to the same address
+		// is then the connection itself.
+		cc.TLSConfig = nil
+		cc.Fallbacks = slices.DeleteFunc(cc.Fallbacks, func(f *pgconn.FallbackConfig) bool {
+			return f.Host == cc.Host && f.Port == cc.Port
+		})
 	}
 	if pw := s.Password.Reveal(); pw != "" {
 		cc.Password = pw
