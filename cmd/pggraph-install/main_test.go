@@ -174,7 +174,36 @@ func (x tmux) answer(prompt, text string) {
 			}
 		}
 	}
-	x.cmd("send-keys", "-t", "inst", "Enter")
+	// Enter too may come before raw mode (an empty answer, the default,
+	// is only Enter): press it until the prompt line changes.
+	before := x.lastLine()
+	for try := 1; ; try++ {
+		x.cmd("send-keys", "-t", "inst", "Enter")
+		if x.lastChanged(before, 5*time.Second) {
+			return
+		}
+		if try == 3 {
+			x.t.Fatalf("pressed Enter at %q three times, no answer taken; screen:\n%s", prompt, x.screen())
+		}
+	}
+}
+
+// lastLine is the last non-empty line of the screen.
+func (x tmux) lastLine() string {
+	lines := strings.Split(strings.TrimRight(x.screen(), "\n "), "\n")
+	return strings.TrimRight(lines[len(lines)-1], " ")
+}
+
+// lastChanged waits up to d for the last non-empty line to differ from
+// before.
+func (x tmux) lastChanged(before string, d time.Duration) bool {
+	x.t.Helper()
+	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if x.lastLine() != before {
+			return true
+		}
+	}
+	return false
 }
 
 // lastEndsWith waits up to d for the last non-empty line of the screen to
@@ -182,8 +211,7 @@ func (x tmux) answer(prompt, text string) {
 func (x tmux) lastEndsWith(s string, d time.Duration) bool {
 	x.t.Helper()
 	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		lines := strings.Split(strings.TrimRight(x.screen(), "\n "), "\n")
-		if strings.HasSuffix(strings.TrimRight(lines[len(lines)-1], " "), s) {
+		if strings.HasSuffix(x.lastLine(), s) {
 			return true
 		}
 	}
@@ -228,9 +256,7 @@ func TestTerminal(t *testing.T) {
 	x.answer("SSH User?", r.User)
 	x.answer("SSH Password?", "")
 	// The default key does not exist in the fresh home: type the rig's.
-	x.waitLast("Authentication keyfile?")
-	x.cmd("send-keys", "-t", "inst", "-l", r.Keys.ED25519)
-	x.cmd("send-keys", "-t", "inst", "Enter")
+	x.answer("Authentication keyfile?", r.Keys.ED25519)
 	x.answer("Remote server?", "127.0.0.1")
 	x.answer("Port to SSH to?", strconv.Itoa(r.DBHost.Port))
 	x.answer("Trust this host key", "y")
