@@ -34,9 +34,9 @@ check:
 test: deps build check
 	$(GO) test $(TESTFLAGS) ./...
 
-## test-hard: faults, resets, deadlines, security and load against a real rig, then each fuzz target; prints a table (hard/README.md)
+## test-hard: faults, resets, deadlines, security and load against a real rig, then each fuzz target; prints a table (internal/testing/faults/README.md)
 test-hard: deps build
-	@GO=$(GO) hard/run.sh
+	@GO=$(GO) internal/testing/faults/run.sh
 
 ## bench: every benchmark, several runs, then one table of medians with baselines, ratios and targets
 bench: deps build

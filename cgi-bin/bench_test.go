@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pggraph/pggraph/internal/rig"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // BenchmarkOverviewInChromium loads the overview page (its graphs are

@@ -11,7 +11,7 @@
 # over their own iterations run once with many iterations, the others
 # several times. The raw `go test -bench` output and the table are kept in
 # $BENCH_DIR (default: a new /tmp/pggraph-bench.* directory); the table
-# comes from internal/benchtable/cmd/benchtable. It takes 6 to 8 minutes
+# comes from internal/testing/benchtable/cmd/benchtable. It takes 6 to 8 minutes
 # on 2 cores. Other work on the machine skews the figures: run it on an
 # otherwise idle machine.
 #
@@ -54,7 +54,7 @@ for spec in "${runs[@]}"; do
 done
 echo "bench: all runs done in $((SECONDS / 60))m$((SECONDS % 60))s; raw output in $raw"
 echo
-"$GO" run ./internal/benchtable/cmd/benchtable "$raw" | tee "$dir/table.md"
+"$GO" run ./internal/testing/benchtable/cmd/benchtable "$raw" | tee "$dir/table.md"
 status=${PIPESTATUS[0]}
 echo "(table also in $dir/table.md)"
 if ((${#failed[@]} > 0)); then

@@ -183,7 +183,7 @@ start() {
 	cd "$root"
 	deploy/deps.sh curl file
 	make -s build
-	go build -o "$state/bin/pggraph-rig" ./internal/rig/cmd/pggraph-rig
+	go build -o "$state/bin/pggraph-rig" ./internal/testing/rig/cmd/pggraph-rig
 	install -m 0755 bin/pggraph.cgi "$state/www/_main/pggraph.cgi"
 	install -o www-data -g www-data -m 0600 /dev/null "$state/web.pgpass"
 

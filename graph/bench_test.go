@@ -75,7 +75,7 @@ func rawYear() *Data {
 	return d
 }
 
-// helper builds testdata/cmd/render once per benchmark binary.
+// helper builds internal/testing/cmd/render once per benchmark binary.
 var helper struct {
 	once sync.Once
 	path string
@@ -91,7 +91,7 @@ func buildHelper(b *testing.B) string {
 			return
 		}
 		helper.path = filepath.Join(dir, "render")
-		build := exec.Command("go", "build", "-trimpath", "-o", helper.path, "./testdata/cmd/render")
+		build := exec.Command("go", "build", "-trimpath", "-o", helper.path, "../internal/testing/cmd/render")
 		build.Env = append(os.Environ(), "CGO_ENABLED=0") // as make build does
 		out, err := build.CombinedOutput()
 		if err != nil {
@@ -194,7 +194,7 @@ func median(ds []time.Duration) time.Duration {
 
 // BenchmarkVsRRDtool compares whole processes on the same data and
 // window, as a CGI pays for them: `rrdtool graph` of an RRD holding the
-// graph's points against the render helper (testdata/cmd/render: start,
+// graph's points against the render helper (internal/testing/cmd/render: start,
 // read the graph's CSV, draw, encode, write the PNG). Each iteration runs
 // both once; it reports the medians (go-ms, rrd-ms), their ratio
 // (go/rrd; targets ≤ 0.7 for day, week and month, ≤ 1.0 for year) and

@@ -19,8 +19,8 @@ import (
 
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/rig"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // shared is the package's one rig (with the central cluster), started on

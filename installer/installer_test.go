@@ -6,7 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/pggraph/pggraph/internal/centraltest"
+	"github.com/pggraph/pggraph/internal/testing/centraltest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/rig"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 	"github.com/pggraph/pggraph/tunnel"
 )
 

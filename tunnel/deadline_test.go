@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
-	"github.com/pggraph/pggraph/internal/rig"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // TestChannelDeadlines: a connection through the chain honours deadlines,

@@ -17,7 +17,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/rig"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // echoThrough dials the tunnel's target and checks that a message comes

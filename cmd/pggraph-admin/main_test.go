@@ -18,8 +18,8 @@ import (
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/rig"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // shared is the package's one rig (with a central PostgreSQL that nothing

@@ -15,7 +15,7 @@ import (
 
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/rig"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // benchDatabases are the remote databases of BenchmarkCollect, each with

@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/pggraph/pggraph/internal/centraltest"
+	"github.com/pggraph/pggraph/internal/testing/centraltest"
 	"math"
 	"os"
 	"os/exec"
@@ -19,8 +19,8 @@ import (
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/rig"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // binary is ./bin/pggraph-collect, rebuilt by TestMain.

@@ -19,7 +19,7 @@ import (
 
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/rig"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // binary is ./bin/pggraph-forward, rebuilt by TestMain so the test runs

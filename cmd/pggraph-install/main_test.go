@@ -5,7 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pggraph/pggraph/internal/centraltest"
+	"github.com/pggraph/pggraph/internal/testing/centraltest"
 	"html"
 	"image/png"
 	"os"
@@ -19,8 +19,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/rig"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // binDir holds pggraph-install and pggraph-collect, built by TestMain

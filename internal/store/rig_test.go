@@ -14,7 +14,7 @@ import (
 
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/rig"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // Passwords the tests give the roles Setup creates (Setup sets none).

@@ -181,7 +181,7 @@ func writeExtra(path string, opt ApacheOptions) error {
 		level = "warn"
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "# Written by internal/rig.StartApache.\nLogLevel %s\n", level)
+	fmt.Fprintf(&b, "# Written by internal/testing/rig.StartApache.\nLogLevel %s\n", level)
 	keys := make([]string, 0, len(opt.CGIEnv))
 	for k := range opt.CGIEnv {
 		keys = append(keys, k)

@@ -11,8 +11,8 @@ import (
 	"time"
 
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/rig"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // setupTimeout bounds the setup of the central databases.

@@ -1,6 +1,6 @@
 //go:build hard
 
-package hard
+package faults
 
 import (
 	"bytes"

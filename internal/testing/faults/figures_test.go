@@ -1,6 +1,6 @@
 //go:build hard
 
-package hard
+package faults
 
 import (
 	"fmt"
@@ -54,7 +54,7 @@ func (b *figureBook) print(w io.Writer) {
 }
 
 // write appends the rows to path as tab-separated lines (area, what,
-// tries, survived, failures, note) for hard/run.sh; "" writes nothing.
+// tries, survived, failures, note) for internal/testing/faults/run.sh; "" writes nothing.
 func (b *figureBook) write(path string) error {
 	if path == "" {
 		return nil

@@ -1,6 +1,6 @@
 //go:build hard
 
-package hard
+package faults
 
 import (
 	"context"
@@ -14,8 +14,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pggraph/pggraph/internal/centraltest"
-	"github.com/pggraph/pggraph/internal/rig"
+	"github.com/pggraph/pggraph/internal/testing/centraltest"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // shared is the suite's one rig: a client PostgreSQL behind a bastion and

@@ -47,7 +47,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pggraph/pggraph/internal/rig"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // usageLine is the synopsis printed with a usage error.

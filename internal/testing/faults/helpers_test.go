@@ -1,6 +1,6 @@
 //go:build hard
 
-package hard
+package faults
 
 import (
 	"bytes"
@@ -21,7 +21,7 @@ import (
 
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/rig"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // clientConfig writes root/<prefix>/config.ini for a client reaching the

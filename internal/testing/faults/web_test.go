@@ -1,6 +1,6 @@
 //go:build hard
 
-package hard
+package faults
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pggraph/pggraph/internal/rig"
+	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
 // Clients of the web site: webClient is loaded and attacked, and its

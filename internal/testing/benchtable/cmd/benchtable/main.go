@@ -20,7 +20,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/pggraph/pggraph/internal/benchtable"
+	"github.com/pggraph/pggraph/internal/testing/benchtable"
 )
 
 // errUsage marks a bad command line (exit code 2).
