@@ -15,10 +15,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/graph"
 	"github.com/pggraph/pggraph/internal/logging"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // requestTimeout bounds one request: connecting, reading and drawing.
@@ -32,7 +32,7 @@ type site struct {
 	MaxImages int           // [pggraph] max_images: tables per page
 	Interval  time.Duration // [pggraph] interval: how often data changes
 	// Keep is [pggraph] keep_*_days: which tables still cover a range.
-	Keep collector.Retention
+	Keep metric.Retention
 }
 
 // base is the URL path of the client's pages.

@@ -60,11 +60,11 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/logging"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/metric"
 	schema "github.com/pggraph/pggraph/sql"
 )
 
@@ -176,12 +176,12 @@ func newHandler(getenv func(string) string, path string, log *slog.Logger) (*han
 	// [local] host, port and database; the web role; no password (pgpass).
 	srv := store.LocalServer(config.Local{Host: cfg.Local.Host, Port: cfg.Local.Port, User: role})
 	samplesDB := cfg.Local.Database
-	groups := collector.Groups()
+	groups := metric.Groups()
 	return &handler{
 		site: site{
 			Prefix: cfg.Local.Prefix, Title: cfg.Install.Title, WWWPath: cfg.Install.WWWPath,
 			MaxImages: cfg.PGGraph.MaxImages, Interval: cfg.PGGraph.Interval,
-			Keep: collector.RetentionOf(cfg.PGGraph),
+			Keep: cfg.PGGraph.Keep,
 		},
 		openSamples: func(ctx context.Context) (samples, error) {
 			return retry(ctx, func() (samples, error) { return store.OpenServer(ctx, srv, samplesDB, groups) })

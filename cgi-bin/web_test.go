@@ -37,6 +37,7 @@ import (
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
 	"github.com/pggraph/pggraph/internal/testing/rig"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // shared is the package's one rig (client and central PostgreSQL),
@@ -248,17 +249,17 @@ func collect(ctx context.Context, r *rig.Rig) error {
 	}
 	last := time.Now().UTC().Add(-time.Minute).Truncate(time.Second)
 	var taken time.Time
-	reader := collector.Reader{Remote: collector.RemoteFunc(mon), Groups: collector.Groups(), Now: func() time.Time { return taken }}
+	reader := collector.Reader{Remote: collector.RemoteFunc(mon), Groups: metric.Groups(), Now: func() time.Time { return taken }}
 	st, err := store.OpenServer(ctx, store.Server{
 		Params:   fmt.Sprintf("host=%s port=%d user=pggraph sslmode=disable", r.Central.Host, r.Central.Port),
 		Password: ownerPassword,
-	}, "pggraph", collector.Groups())
+	}, "pggraph", metric.Groups())
 	if err != nil {
 		return err
 	}
 	defer st.Close(ctx)
-	groups := collector.Groups()
-	var prev *collector.Snapshot
+	groups := metric.Groups()
+	var prev *metric.Snapshot
 	for run := range runs {
 		if run > 0 {
 			// Some work, different per table so that "busiest" orders
@@ -307,7 +308,7 @@ func collect(ctx context.Context, r *rig.Rig) error {
 			tx.Rollback(ctx)
 			return err
 		}
-		if err := tx.Maintain(ctx, collector.Retention{}); err != nil {
+		if err := tx.Maintain(ctx, metric.Retention{}); err != nil {
 			tx.Rollback(ctx)
 			return err
 		}
@@ -316,7 +317,7 @@ func collect(ctx context.Context, r *rig.Rig) error {
 		}
 		prev = cur
 	}
-	return st.RecordRun(ctx, "acme", collector.RunRecord{Started: last, Duration: time.Second, Outcome: collector.OK, Samples: 1})
+	return st.RecordRun(ctx, "acme", metric.RunRecord{Started: last, Duration: time.Second, Outcome: metric.OK, Samples: 1})
 }
 
 // fetch GETs path from Apache as user (no credentials when ""), with

@@ -2,6 +2,8 @@ package collector
 
 import (
 	"math"
+
+	"github.com/pggraph/pggraph/metric"
 )
 
 // objectID identifies an object within a group across snapshots.
@@ -19,7 +21,7 @@ type objectID struct {
 // a reset: the server restarted, the object's stats_reset changed, or one
 // of its counters went down. A counter that is NULL at either end is NaN.
 // Gauges are the value in cur.
-func Deltas(groups []Group, prev, cur *Snapshot) []Sample {
+func Deltas(groups []metric.Group, prev, cur *metric.Snapshot) []metric.Sample {
 	if prev == nil || cur == nil {
 		return nil
 	}
@@ -28,13 +30,13 @@ func Deltas(groups []Group, prev, cur *Snapshot) []Sample {
 		return nil // clock went back: no meaningful interval
 	}
 	restarted := !prev.ServerStart.Equal(cur.ServerStart)
-	var out []Sample
+	var out []metric.Sample
 	for _, g := range groups {
 		before := prev.Rows[g.Name]
 		if len(before) == 0 {
 			continue
 		}
-		old := make(map[objectID]Row, len(before))
+		old := make(map[objectID]metric.Row, len(before))
 		for _, r := range before {
 			old[objectID{r.Database, r.Key}] = r
 		}
@@ -45,7 +47,7 @@ func Deltas(groups []Group, prev, cur *Snapshot) []Sample {
 			if !ok {
 				continue
 			}
-			out = append(out, Sample{
+			out = append(out, metric.Sample{
 				Group:    g.Name,
 				Database: r.Database,
 				Key:      r.Key,
@@ -61,7 +63,7 @@ func Deltas(groups []Group, prev, cur *Snapshot) []Sample {
 
 // columnIndex maps each of g's columns to its position in a snapshot saved
 // with the columns named saved (nil: g's own columns).
-func columnIndex(g Group, saved []string) []int {
+func columnIndex(g metric.Group, saved []string) []int {
 	where := make([]int, len(g.Columns))
 	for i, c := range g.Columns {
 		where[i] = i
@@ -80,7 +82,7 @@ func columnIndex(g Group, saved []string) []int {
 }
 
 // rowDelta is one object's sample values.
-func rowDelta(cols []Column, where []int, prev, cur Row, restarted bool) []float64 {
+func rowDelta(cols []metric.Column, where []int, prev, cur metric.Row, restarted bool) []float64 {
 	reset := restarted || !prev.StatsReset.Equal(cur.StatsReset)
 	vals := make([]float64, len(cols))
 	for i, c := range cols {
@@ -88,7 +90,7 @@ func rowDelta(cols []Column, where []int, prev, cur Row, restarted bool) []float
 		if i < len(cur.Values) {
 			v = cur.Values[i]
 		}
-		if c.Kind == Gauge {
+		if c.Kind == metric.Gauge {
 			vals[i] = v
 			continue
 		}
@@ -104,7 +106,7 @@ func rowDelta(cols []Column, where []int, prev, cur Row, restarted bool) []float
 	}
 	if reset {
 		for i, c := range cols {
-			if c.Kind == Counter {
+			if c.Kind == metric.Counter {
 				vals[i] = math.NaN()
 			}
 		}

@@ -4,16 +4,18 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/pggraph/pggraph/metric"
 )
 
 // deltaGroup has two counters and a gauge.
-var deltaGroup = Group{
+var deltaGroup = metric.Group{
 	Name:  "t",
-	Scope: Database,
-	Columns: []Column{
-		{Name: "ins", Kind: Counter, Unit: Count},
-		{Name: "upd", Kind: Counter, Unit: Count},
-		{Name: "live", Kind: Gauge, Unit: Count},
+	Scope: metric.Database,
+	Columns: []metric.Column{
+		{Name: "ins", Kind: metric.Counter, Unit: metric.Count},
+		{Name: "upd", Kind: metric.Counter, Unit: metric.Count},
+		{Name: "live", Kind: metric.Gauge, Unit: metric.Count},
 	},
 }
 
@@ -23,18 +25,18 @@ func TestDeltas(t *testing.T) {
 	t1 := t0.Add(10 * time.Minute)
 	start := t0.Add(-time.Hour)
 	reset := t0.Add(-time.Minute)
-	snap := func(taken, started time.Time, rows ...Row) *Snapshot {
-		return &Snapshot{Taken: taken, ServerStart: started, Version: 150000, Rows: map[string][]Row{"t": rows}}
+	snap := func(taken, started time.Time, rows ...metric.Row) *metric.Snapshot {
+		return &metric.Snapshot{Taken: taken, ServerStart: started, Version: 150000, Rows: map[string][]metric.Row{"t": rows}}
 	}
-	row := func(db uint32, key, name string, vals ...float64) Row {
-		return Row{Database: db, Key: key, Name: name, Values: vals}
+	row := func(db uint32, key, name string, vals ...float64) metric.Row {
+		return metric.Row{Database: db, Key: key, Name: name, Values: vals}
 	}
-	withReset := func(r Row, at time.Time) Row { r.StatsReset = at; return r }
+	withReset := func(r metric.Row, at time.Time) metric.Row { r.StatsReset = at; return r }
 
 	tests := []struct {
 		name      string
-		prev, cur *Snapshot
-		want      []Sample // Values compared with NaN == NaN
+		prev, cur *metric.Snapshot
+		want      []metric.Sample // Values compared with NaN == NaN
 	}{
 		{
 			name: "first run primes",
@@ -44,37 +46,37 @@ func TestDeltas(t *testing.T) {
 			name: "counters become growth, gauges values",
 			prev: snap(t0, start, row(5, "16384", "public.a", 10, 7, 3)),
 			cur:  snap(t1, start, row(5, "16384", "public.a", 1010, 7, 1003)),
-			want: []Sample{{Group: "t", Database: 5, Key: "16384", Name: "public.a", Seconds: 600, Values: []float64{1000, 0, 1003}}},
+			want: []metric.Sample{{Group: "t", Database: 5, Key: "16384", Name: "public.a", Seconds: 600, Values: []float64{1000, 0, 1003}}},
 		},
 		{
 			name: "a counter went down: all the object's counters NULL, gauge kept",
 			prev: snap(t0, start, row(5, "16384", "public.a", 10, 7, 3)),
 			cur:  snap(t1, start, row(5, "16384", "public.a", 2, 9, 4)),
-			want: []Sample{{Group: "t", Database: 5, Key: "16384", Name: "public.a", Seconds: 600, Values: []float64{nan, nan, 4}}},
+			want: []metric.Sample{{Group: "t", Database: 5, Key: "16384", Name: "public.a", Seconds: 600, Values: []float64{nan, nan, 4}}},
 		},
 		{
 			name: "stats_reset changed",
 			prev: snap(t0, start, withReset(row(5, "1", "db", 10, 7, 3), reset)),
 			cur:  snap(t1, start, withReset(row(5, "1", "db", 50, 70, 3), t1.Add(-time.Second))),
-			want: []Sample{{Group: "t", Database: 5, Key: "1", Name: "db", Seconds: 600, Values: []float64{nan, nan, 3}}},
+			want: []metric.Sample{{Group: "t", Database: 5, Key: "1", Name: "db", Seconds: 600, Values: []float64{nan, nan, 3}}},
 		},
 		{
 			name: "stats_reset first set",
 			prev: snap(t0, start, row(5, "1", "db", 10, 7, 3)),
 			cur:  snap(t1, start, withReset(row(5, "1", "db", 50, 70, 3), reset)),
-			want: []Sample{{Group: "t", Database: 5, Key: "1", Name: "db", Seconds: 600, Values: []float64{nan, nan, 3}}},
+			want: []metric.Sample{{Group: "t", Database: 5, Key: "1", Name: "db", Seconds: 600, Values: []float64{nan, nan, 3}}},
 		},
 		{
 			name: "same stats_reset is no reset",
 			prev: snap(t0, start, withReset(row(5, "1", "db", 10, 7, 3), reset)),
 			cur:  snap(t1, start, withReset(row(5, "1", "db", 50, 70, 3), reset)),
-			want: []Sample{{Group: "t", Database: 5, Key: "1", Name: "db", Seconds: 600, Values: []float64{40, 63, 3}}},
+			want: []metric.Sample{{Group: "t", Database: 5, Key: "1", Name: "db", Seconds: 600, Values: []float64{40, 63, 3}}},
 		},
 		{
 			name: "server restarted: every counter NULL even if it grew",
 			prev: snap(t0, start, row(5, "1", "a", 10, 7, 3), row(5, "2", "b", 1, 1, 1)),
 			cur:  snap(t1, t0.Add(time.Minute), row(5, "1", "a", 20, 8, 3), row(5, "2", "b", 5, 5, 5)),
-			want: []Sample{
+			want: []metric.Sample{
 				{Group: "t", Database: 5, Key: "1", Name: "a", Seconds: 600, Values: []float64{nan, nan, 3}},
 				{Group: "t", Database: 5, Key: "2", Name: "b", Seconds: 600, Values: []float64{nan, nan, 5}},
 			},
@@ -83,13 +85,13 @@ func TestDeltas(t *testing.T) {
 			name: "new object primes, dropped one stops, renamed one keeps its key",
 			prev: snap(t0, start, row(5, "1", "public.old", 10, 0, 1), row(5, "2", "public.gone", 1, 1, 1)),
 			cur:  snap(t1, start, row(5, "1", "public.renamed", 15, 0, 1), row(5, "3", "public.new", 100, 100, 100)),
-			want: []Sample{{Group: "t", Database: 5, Key: "1", Name: "public.renamed", Seconds: 600, Values: []float64{5, 0, 1}}},
+			want: []metric.Sample{{Group: "t", Database: 5, Key: "1", Name: "public.renamed", Seconds: 600, Values: []float64{5, 0, 1}}},
 		},
 		{
 			name: "same key in two databases are two objects",
 			prev: snap(t0, start, row(5, "16384", "public.a", 10, 0, 0), row(6, "16384", "public.a", 100, 0, 0)),
 			cur:  snap(t1, start, row(5, "16384", "public.a", 11, 0, 0), row(6, "16384", "public.a", 200, 0, 0)),
-			want: []Sample{
+			want: []metric.Sample{
 				{Group: "t", Database: 5, Key: "16384", Name: "public.a", Seconds: 600, Values: []float64{1, 0, 0}},
 				{Group: "t", Database: 6, Key: "16384", Name: "public.a", Seconds: 600, Values: []float64{100, 0, 0}},
 			},
@@ -98,7 +100,7 @@ func TestDeltas(t *testing.T) {
 			name: "NULL at either end is NULL for that counter only",
 			prev: snap(t0, start, row(5, "1", "a", nan, 7, 3)),
 			cur:  snap(t1, start, row(5, "1", "a", 10, 9, nan)),
-			want: []Sample{{Group: "t", Database: 5, Key: "1", Name: "a", Seconds: 600, Values: []float64{nan, 2, nan}}},
+			want: []metric.Sample{{Group: "t", Database: 5, Key: "1", Name: "a", Seconds: 600, Values: []float64{nan, 2, nan}}},
 		},
 		{
 			name: "clock went back: no interval",
@@ -107,18 +109,18 @@ func TestDeltas(t *testing.T) {
 		},
 		{
 			name: "snapshot saved with other columns lines up by name",
-			prev: func() *Snapshot {
+			prev: func() *metric.Snapshot {
 				s := snap(t0, start, row(5, "1", "a", 3, 100, 10)) // live, ins, old
 				s.Columns = map[string][]string{"t": {"live", "ins", "old"}}
 				return s
 			}(),
 			cur:  snap(t1, start, row(5, "1", "a", 150, 4, 12)),
-			want: []Sample{{Group: "t", Database: 5, Key: "1", Name: "a", Seconds: 600, Values: []float64{50, nan, 12}}},
+			want: []metric.Sample{{Group: "t", Database: 5, Key: "1", Name: "a", Seconds: 600, Values: []float64{50, nan, 12}}},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Deltas([]Group{deltaGroup}, tt.prev, tt.cur)
+			got := Deltas([]metric.Group{deltaGroup}, tt.prev, tt.cur)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d samples %+v, want %d %+v", len(got), got, len(tt.want), tt.want)
 			}

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pggraph/pggraph/metric"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
@@ -35,7 +37,7 @@ const readParallel = 3
 // Reader reads snapshots of one client's server.
 type Reader struct {
 	Remote Remote
-	Groups []Group
+	Groups []metric.Group
 	// Databases are the databases whose Database-scope groups are read;
 	// nil means every database that allows connections.
 	Databases []string
@@ -54,7 +56,7 @@ type remoteDB struct {
 
 // Read takes one snapshot: the server's version and start time, every
 // Server group once, and every Database group in each database.
-func (r *Reader) Read(ctx context.Context) (*Snapshot, error) {
+func (r *Reader) Read(ctx context.Context) (*metric.Snapshot, error) {
 	log := r.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -69,7 +71,7 @@ func (r *Reader) Read(ctx context.Context) (*Snapshot, error) {
 	}
 	defer first.Close(context.WithoutCancel(ctx))
 
-	snap := &Snapshot{Rows: map[string][]Row{}, Columns: map[string][]string{}}
+	snap := &metric.Snapshot{Rows: map[string][]metric.Row{}, Columns: map[string][]string{}}
 	err = first.QueryRow(ctx, "SELECT current_setting('server_version_num')::int, pg_postmaster_start_time()").
 		Scan(&snap.Version, &snap.ServerStart)
 	if err != nil {
@@ -84,7 +86,7 @@ func (r *Reader) Read(ctx context.Context) (*Snapshot, error) {
 
 	for _, g := range r.Groups {
 		snap.Columns[g.Name] = columnNames(g)
-		if g.Scope != Server {
+		if g.Scope != metric.Server {
 			continue
 		}
 		sql, ok := g.SQL(snap.Version)
@@ -209,10 +211,10 @@ func (r *Reader) databases(ctx context.Context, conn *pgx.Conn, log *slog.Logger
 }
 
 // readDatabase runs every Database group in one database.
-func readDatabase(ctx context.Context, conn *pgx.Conn, groups []Group, version int, db uint32) (map[string][]Row, error) {
-	out := map[string][]Row{}
+func readDatabase(ctx context.Context, conn *pgx.Conn, groups []metric.Group, version int, db uint32) (map[string][]metric.Row, error) {
+	out := map[string][]metric.Row{}
 	for _, g := range groups {
-		if g.Scope != Database {
+		if g.Scope != metric.Database {
 			continue
 		}
 		sql, ok := g.SQL(version)
@@ -228,7 +230,7 @@ func readDatabase(ctx context.Context, conn *pgx.Conn, groups []Group, version i
 	return out, nil
 }
 
-func columnNames(g Group) []string {
+func columnNames(g metric.Group) []string {
 	names := make([]string, len(g.Columns))
 	for i, c := range g.Columns {
 		names[i] = c.Name
@@ -237,7 +239,7 @@ func columnNames(g Group) []string {
 }
 
 // readGroup runs one group's query and maps its result columns by name.
-func readGroup(ctx context.Context, conn *pgx.Conn, g Group, sql string, db uint32) ([]Row, error) {
+func readGroup(ctx context.Context, conn *pgx.Conn, g metric.Group, sql string, db uint32) ([]metric.Row, error) {
 	rows, err := conn.Query(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("read %s: %w", g.Name, err)
@@ -274,7 +276,7 @@ func readGroup(ctx context.Context, conn *pgx.Conn, g Group, sql string, db uint
 		}
 	}
 
-	var out []Row
+	var out []metric.Row
 	for rows.Next() {
 		vals, err := rows.Values()
 		if err != nil {
@@ -284,7 +286,7 @@ func readGroup(ctx context.Context, conn *pgx.Conn, g Group, sql string, db uint
 		if !ok { // NULL: one-row groups use '' instead
 			return nil, fmt.Errorf("read %s: a row has no key", g.Name)
 		}
-		r := Row{Database: db, Key: key, Values: make([]float64, len(cols))}
+		r := metric.Row{Database: db, Key: key, Values: make([]float64, len(cols))}
 		r.Name, _ = vals[idx[1]].(string)
 		r.Parent, _ = vals[idx[2]].(string)
 		r.StatsReset, _ = vals[idx[3]].(time.Time)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pggraph/pggraph/metric"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -47,9 +49,9 @@ func (e *Error) Unwrap() error { return e.Err }
 // Job is one collection of one client.
 type Job struct {
 	Config *config.Config
-	Store  Store
+	Store  metric.Store
 	// Groups to collect; nil means Groups().
-	Groups []Group
+	Groups []metric.Group
 	// AgentSocket is SSH_AUTH_SOCK ("" for none).
 	AgentSocket string
 	// Logger receives the run's log lines; nil discards. Run adds the
@@ -61,7 +63,7 @@ type Job struct {
 
 // Result is what a run did.
 type Result struct {
-	Outcome  Outcome
+	Outcome  metric.Outcome
 	Samples  int           // sample rows written
 	Objects  int           // objects in the snapshot
 	Duration time.Duration // the whole run
@@ -69,7 +71,7 @@ type Result struct {
 
 func (j *Job) setDefaults() {
 	if j.Groups == nil {
-		j.Groups = Groups()
+		j.Groups = metric.Groups()
 	}
 	if j.Now == nil {
 		j.Now = time.Now
@@ -91,9 +93,9 @@ func Run(ctx context.Context, job Job) (Result, error) {
 	res, err := run(ctx, job, log)
 	res.Duration = job.Now().Sub(started)
 
-	rec := RunRecord{Started: started, Duration: res.Duration, Outcome: res.Outcome, Samples: res.Samples}
+	rec := metric.RunRecord{Started: started, Duration: res.Duration, Outcome: res.Outcome, Samples: res.Samples}
 	if err != nil {
-		rec.Outcome, rec.Samples = Failed, 0
+		rec.Outcome, rec.Samples = metric.Failed, 0
 		rec.Error = err.Error()
 		var e *Error
 		if errors.As(err, &e) && e.Step == StepLock {
@@ -113,7 +115,7 @@ func run(ctx context.Context, job Job, log *slog.Logger) (Result, error) {
 	cfg := job.Config
 	prefix := cfg.Local.Prefix
 	fail := func(step string, err error) (Result, error) {
-		return Result{Outcome: Failed}, &Error{Client: prefix, Step: step, Err: err}
+		return Result{Outcome: metric.Failed}, &Error{Client: prefix, Step: step, Err: err}
 	}
 
 	unlock, err := job.Store.Lock(ctx, prefix)
@@ -144,16 +146,16 @@ func run(ctx context.Context, job Job, log *slog.Logger) (Result, error) {
 	if err := tx.Write(ctx, snap, samples); err != nil {
 		return fail(StepStore, err)
 	}
-	if err := tx.Maintain(ctx, RetentionOf(cfg.PGGraph)); err != nil {
+	if err := tx.Maintain(ctx, cfg.PGGraph.Keep); err != nil {
 		return fail(StepStore, err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return fail(StepStore, err)
 	}
 
-	res := Result{Outcome: OK, Samples: len(samples), Objects: objects}
+	res := Result{Outcome: metric.OK, Samples: len(samples), Objects: objects}
 	if prev == nil {
-		res.Outcome = Primed
+		res.Outcome = metric.Primed
 		log.Info("primed: first snapshot saved; graphs appear after the next run", logging.Step, StepStore, "objects", objects)
 	} else {
 		log.Info("collected", logging.Step, StepStore, "samples", len(samples), "objects", objects, "interval", snap.Taken.Sub(prev.Taken).Round(time.Second))
@@ -171,12 +173,12 @@ func Test(ctx context.Context, job Job, check func(ctx context.Context, prefix s
 	started := job.Now()
 	snap, err := read(ctx, job, log)
 	if err != nil {
-		return Result{Outcome: Failed}, &Error{Client: prefix, Step: stepOf(err), Err: err}
+		return Result{Outcome: metric.Failed}, &Error{Client: prefix, Step: stepOf(err), Err: err}
 	}
 	if err := check(ctx, prefix); err != nil {
-		return Result{Outcome: Failed}, &Error{Client: prefix, Step: StepStore, Err: err}
+		return Result{Outcome: metric.Failed}, &Error{Client: prefix, Step: StepStore, Err: err}
 	}
-	res := Result{Outcome: OK, Duration: job.Now().Sub(started)}
+	res := Result{Outcome: metric.OK, Duration: job.Now().Sub(started)}
 	for _, rows := range snap.Rows {
 		res.Objects += len(rows)
 	}
@@ -205,7 +207,7 @@ func stepOf(err error) string {
 const tunnelSettle = 300 * time.Millisecond
 
 // read opens the tunnel and reads one snapshot through it.
-func read(ctx context.Context, job Job, log *slog.Logger) (*Snapshot, error) {
+func read(ctx context.Context, job Job, log *slog.Logger) (*metric.Snapshot, error) {
 	cfg := job.Config
 	tc := tunnel.FromConfig(cfg, job.AgentSocket)
 	tc.Logger = log.With(logging.Step, StepTunnel)

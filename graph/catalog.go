@@ -1,6 +1,6 @@
 package graph
 
-import "github.com/pggraph/pggraph/collector"
+import "github.com/pggraph/pggraph/metric"
 
 // Units of the y axis (Def.Unit).
 const (
@@ -205,13 +205,13 @@ func Lookup(name string) (Def, bool) {
 // kind returns whether column of group is a counter, from the
 // collector's metric table; ok is false for an unknown column.
 func kind(group, column string) (counter, ok bool) {
-	g, found := collector.GroupByName(group)
+	g, found := metric.GroupByName(group)
 	if !found {
 		return false, false
 	}
 	for _, c := range g.Columns {
 		if c.Name == column {
-			return c.Kind == collector.Counter, true
+			return c.Kind == metric.Counter, true
 		}
 	}
 	return false, false

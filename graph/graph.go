@@ -27,8 +27,8 @@ import (
 	"math"
 	"time"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // Scope says which objects a graph is about and which query parameters it
@@ -73,7 +73,7 @@ type Range struct {
 	// each rollup ([pggraph] keep_*_days); zero fields are the defaults.
 	// A range that starts before a resolution's retention is read from
 	// the next coarser one.
-	Keep collector.Retention
+	Keep metric.Retention
 }
 
 // Query names one image.

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/metric"
 )
 
 var update = flag.Bool("update", false, "rewrite README.md from the catalog")
@@ -100,9 +100,9 @@ func TestResolutionAndBucket(t *testing.T) {
 		{"width 0 is 800", rs["day"], 0, store.ResolutionRaw, 120 * time.Second},
 		{"month 40 to 10 days ago hourly", Range{Name: "custom", From: now.AddDate(0, 0, -40), To: now.AddDate(0, 0, -10)}, 800, store.ResolutionHour, time.Hour},
 		{"the same with hourly kept 20 days", Range{Name: "custom", From: now.AddDate(0, 0, -40), To: now.AddDate(0, 0, -10),
-			Keep: collector.Retention{Hourly: 20 * 24 * time.Hour}}, 800, store.ResolutionDay, 24 * time.Hour},
+			Keep: metric.Retention{Hourly: 20 * 24 * time.Hour}}, 800, store.ResolutionDay, 24 * time.Hour},
 		{"a day 3 days ago with raw kept 2 days", Range{Name: "custom", From: now.AddDate(0, 0, -3), To: now.AddDate(0, 0, -2),
-			Keep: collector.Retention{Raw: 48 * time.Hour}}, 800, store.ResolutionHour, time.Hour},
+			Keep: metric.Retention{Raw: 48 * time.Hour}}, 800, store.ResolutionHour, time.Hour},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -17,10 +17,10 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
 	"github.com/pggraph/pggraph/internal/testing/rig"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // shared is the package's one rig (with the central cluster), started on
@@ -151,7 +151,7 @@ func writeFixture(ctx context.Context, r *rig.Rig) (*fixture, error) {
 	if _, err := store.Setup(ctx, srv, "pggraph", nil); err != nil {
 		return nil, fmt.Errorf("setup: %w", err)
 	}
-	s, err := store.OpenServer(ctx, srv, "pggraph", collector.Groups())
+	s, err := store.OpenServer(ctx, srv, "pggraph", metric.Groups())
 	if err != nil {
 		return nil, err
 	}
@@ -169,13 +169,13 @@ func writeFixture(ctx context.Context, r *rig.Rig) (*fixture, error) {
 		reset: end.Add(-fxStep),
 	}
 	objs := fxObjects()
-	groups := map[string]collector.Group{}
-	for _, g := range collector.Groups() {
+	groups := map[string]metric.Group{}
+	for _, g := range metric.Groups() {
 		groups[g.Name] = g
 	}
 	// sample returns object o's sample at time t, NaN where the fixture
 	// has none.
-	sample := func(o fxObject, t time.Time) collector.Sample {
+	sample := func(o fxObject, t time.Time) metric.Sample {
 		g := groups[o.group]
 		vals := make([]float64, len(g.Columns))
 		for i := range vals {
@@ -186,17 +186,17 @@ func writeFixture(ctx context.Context, r *rig.Rig) (*fixture, error) {
 			for i, c := range g.Columns {
 				if c.Name == name {
 					vals[i] = v[j]
-					if t.Equal(f.reset) && o.name == "app" && c.Kind == collector.Counter {
+					if t.Equal(f.reset) && o.name == "app" && c.Kind == metric.Counter {
 						vals[i] = math.NaN() // a reset: every counter of the object
 					}
 				}
 			}
 		}
-		return collector.Sample{Group: o.group, Database: o.db, Key: o.key, Name: o.name, Parent: o.parent,
+		return metric.Sample{Group: o.group, Database: o.db, Key: o.key, Name: o.name, Parent: o.parent,
 			Seconds: fxStep.Seconds(), Values: vals}
 	}
 	runAt := func(t time.Time) error {
-		var samples []collector.Sample
+		var samples []metric.Sample
 		for _, o := range objs {
 			samples = append(samples, sample(o, t))
 		}
@@ -205,10 +205,10 @@ func writeFixture(ctx context.Context, r *rig.Rig) (*fixture, error) {
 			return err
 		}
 		defer tx.Rollback(ctx)
-		if err := tx.Write(ctx, &collector.Snapshot{Taken: t}, samples); err != nil {
+		if err := tx.Write(ctx, &metric.Snapshot{Taken: t}, samples); err != nil {
 			return err
 		}
-		if err := tx.Maintain(ctx, collector.Retention{Raw: (fxDays + 1) * 24 * time.Hour}); err != nil {
+		if err := tx.Maintain(ctx, metric.Retention{Raw: (fxDays + 1) * 24 * time.Hour}); err != nil {
 			return err
 		}
 		return tx.Commit(ctx)

@@ -125,7 +125,7 @@ const (
 // month), daily rollups beyond (year), and a coarser one when the range
 // starts before the finer one's retention.
 func resolution(r Range, now time.Time) store.Resolution {
-	keep := store.WithDefaults(r.Keep)
+	keep := r.Keep.WithDefaults()
 	span := r.To.Sub(r.From)
 	switch {
 	case span <= rawSpan && !r.From.Before(now.Add(-keep.Raw)):

@@ -17,6 +17,7 @@ import (
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/metric"
 	"github.com/pggraph/pggraph/tunnel"
 )
 
@@ -95,7 +96,7 @@ func Run(ctx context.Context, opt Options) (*config.Config, error) {
 	}
 	if opt.Open == nil {
 		opt.Open = func(ctx context.Context, l config.Local) (Store, error) {
-			return store.Open(ctx, l, collector.Groups())
+			return store.Open(ctx, l, metric.Groups())
 		}
 	}
 	c := opt.Defaults
@@ -360,7 +361,7 @@ func testTunnel(ctx context.Context, opt Options, c *config.Config) error {
 	}
 	// What pggraph-collect -t does: the tunnel, a read of every metric on
 	// the client's server, the central database; nothing is written.
-	st, err := store.Open(ctx, c.Local, collector.Groups())
+	st, err := store.Open(ctx, c.Local, metric.Groups())
 	if err != nil {
 		return err
 	}

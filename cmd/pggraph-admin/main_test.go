@@ -15,11 +15,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
 	"github.com/pggraph/pggraph/internal/testing/rig"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // shared is the package's one rig (with a central PostgreSQL that nothing
@@ -200,7 +200,7 @@ func TestClientListRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	groups := []collector.Group{{Name: "table", Columns: []collector.Column{{Name: "seq_scan", Kind: collector.Counter}}}}
+	groups := []metric.Group{{Name: "table", Columns: []metric.Column{{Name: "seq_scan", Kind: metric.Counter}}}}
 	st, err := store.Open(ctx, c.Local, groups)
 	if err != nil {
 		t.Fatal(err)
@@ -218,10 +218,10 @@ func TestClientListRemove(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := st.RecordRun(ctx, "acme", collector.RunRecord{Started: started, Duration: 2345 * time.Millisecond, Outcome: collector.OK, Samples: 42}); err != nil {
+	if err := st.RecordRun(ctx, "acme", metric.RunRecord{Started: started, Duration: 2345 * time.Millisecond, Outcome: metric.OK, Samples: 42}); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.RecordRun(ctx, "handmade", collector.RunRecord{Started: started, Outcome: collector.Failed, Error: "tunnel: dial 203.0.113.5:22: connection refused"}); err != nil {
+	if err := st.RecordRun(ctx, "handmade", metric.RunRecord{Started: started, Outcome: metric.Failed, Error: "tunnel: dial 203.0.113.5:22: connection refused"}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -297,7 +297,7 @@ func TestClientListRemove(t *testing.T) {
 	}
 	locked := admin(t, "client", "remove", "acme_eu")
 	unlock()
-	if locked.code != 1 || !strings.Contains(fmt.Sprint(locked.err), collector.ErrLocked.Error()) {
+	if locked.code != 1 || !strings.Contains(fmt.Sprint(locked.err), metric.ErrLocked.Error()) {
 		t.Errorf("remove while collecting: exit %d, %v", locked.code, locked.err)
 	}
 }

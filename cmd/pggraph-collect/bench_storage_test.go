@@ -10,9 +10,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // storagePrefix is the client BenchmarkStorage collects.
@@ -98,7 +98,7 @@ func BenchmarkStorage(b *testing.B) {
 		}
 		keep := cfg.PGGraph
 		firstYear = sizes.after(365, keep)
-		steady = sizes.after(int(keep.KeepDaily/config.Day), keep)
+		steady = sizes.after(int(keep.Keep.Daily/metric.Day), keep)
 		objects = sizes.objects()
 		perRow = sizes.averages()
 		removeStorageClient(b, cfg.Local)
@@ -135,9 +135,9 @@ type storageSizes struct {
 func (s storageSizes) after(days int, keep config.PGGraph) float64 {
 	d := float64(days)
 	runsPerDay := float64(24*time.Hour) / float64(s.interval)
-	rawDays := min(d, float64(keep.KeepRaw/config.Day))
-	hourDays := min(d, float64(keep.KeepHourly/config.Day))
-	dayDays := min(d, float64(keep.KeepDaily/config.Day))
+	rawDays := min(d, float64(keep.Keep.Raw/metric.Day))
+	hourDays := min(d, float64(keep.Keep.Hourly/metric.Day))
+	dayDays := min(d, float64(keep.Keep.Daily/metric.Day))
 	total := s.fixed
 	for _, g := range s.groups {
 		total += g.objects * (g.perRow["raw"]*runsPerDay*rawDays + g.perRow["hour"]*24*hourDays + g.perRow["day"]*dayDays)
@@ -182,7 +182,7 @@ func measureStorage(ctx context.Context, conn *pgx.Conn, prefix string, interval
 	if err != nil {
 		return s, fmt.Errorf("size of object and state tables: %w", err)
 	}
-	for _, g := range collector.Groups() {
+	for _, g := range metric.Groups() {
 		gs := groupSize{perRow: map[string]float64{}}
 		for _, res := range resolutions(interval) {
 			table := prefix + "_" + g.Name + res.suffix
@@ -264,7 +264,7 @@ func replicate(ctx context.Context, conn *pgx.Conn, table, source, scratch strin
 // removeStorageClient drops what an earlier BenchmarkStorage left.
 func removeStorageClient(b *testing.B, local config.Local) {
 	b.Helper()
-	st, err := store.Open(b.Context(), local, collector.Groups())
+	st, err := store.Open(b.Context(), local, metric.Groups())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -13,9 +13,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/testing/rig"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // benchDatabases are the remote databases of BenchmarkCollect, each with
@@ -102,12 +102,12 @@ func BenchmarkCollect(b *testing.B) {
 	// The baseline's SQL: the same queries, server groups once, database
 	// groups in every database.
 	var serverSQL, dbSQL []string
-	for _, g := range collector.Groups() {
+	for _, g := range metric.Groups() {
 		sql, ok := g.SQL(150000)
 		if !ok {
 			continue
 		}
-		if g.Scope == collector.Server {
+		if g.Scope == metric.Server {
 			serverSQL = append(serverSQL, sql)
 		} else {
 			dbSQL = append(dbSQL, sql)

@@ -48,6 +48,7 @@ import (
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/logging"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/metric"
 )
 
 func main() {
@@ -183,7 +184,7 @@ func (o *options) collect(ctx context.Context, path string) (string, error) {
 	// A run never outlasts the interval: the next one is due by then.
 	ctx, cancel := context.WithTimeout(ctx, cfg.PGGraph.Interval)
 	defer cancel()
-	groups := collector.Groups()
+	groups := metric.Groups()
 	st, err := store.Open(ctx, cfg.Local, groups)
 	if err != nil {
 		return prefix, &collector.Error{Client: prefix, Step: collector.StepStore, Err: err}
@@ -208,7 +209,7 @@ func (o *options) collect(ctx context.Context, path string) (string, error) {
 	}
 	switch {
 	case o.quiet:
-	case res.Outcome == collector.Primed:
+	case res.Outcome == metric.Primed:
 		o.line(o.stdout, fmt.Sprintf("%s: primed: first snapshot saved (%d objects); graphs appear after the next run", prefix, res.Objects))
 	case o.verbose:
 		o.line(o.stdout, fmt.Sprintf("%s: collected %d samples of %d objects in %s", prefix, res.Samples, res.Objects, res.Duration.Round(time.Millisecond)))

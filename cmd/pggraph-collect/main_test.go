@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/pggraph/pggraph/internal/testing/centraltest"
 	"math"
 	"os"
 	"os/exec"
@@ -14,9 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pggraph/pggraph/internal/testing/centraltest"
+	"github.com/pggraph/pggraph/metric"
+
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
@@ -125,7 +126,7 @@ func central(t testing.TB, r *rig.Rig) *pgx.Conn {
 // oldest first: each a map of column to value, NaN for NULL.
 func samples(t *testing.T, conn *pgx.Conn, prefix, group, name string) []map[string]float64 {
 	t.Helper()
-	g, ok := collector.GroupByName(group)
+	g, ok := metric.GroupByName(group)
 	if !ok {
 		t.Fatalf("no group %s", group)
 	}
@@ -194,9 +195,9 @@ func countRows(t *testing.T, conn *pgx.Conn, prefix string) map[string]int {
 // noNegatives checks every counter column of every group of a client.
 func noNegatives(t *testing.T, conn *pgx.Conn, prefix string) {
 	t.Helper()
-	for _, g := range collector.Groups() {
+	for _, g := range metric.Groups() {
 		for _, c := range g.Columns {
-			if c.Kind != collector.Counter {
+			if c.Kind != metric.Counter {
 				continue
 			}
 			var n int
@@ -444,7 +445,7 @@ func TestOneRunAtATime(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := store.Open(t.Context(), cfg.Local, collector.Groups())
+	st, err := store.Open(t.Context(), cfg.Local, metric.Groups())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pggraph/pggraph/metric"
 )
 
 // Config is one client's config.ini. The zero Config is not valid: start
@@ -89,19 +91,16 @@ type PGGraph struct {
 	// Delay is how long to wait for the tunnel before giving up: whole
 	// seconds, 1–300 (default 7s). The file holds seconds.
 	Delay time.Duration
-	// KeepRaw, KeepHourly and KeepDaily are how long the central database
-	// keeps raw samples (default 35 days), hourly rollups (100 days) and
-	// daily rollups (1825 days, 5 years). The file holds whole days:
-	// keep_raw_days, keep_hourly_days, keep_daily_days.
-	KeepRaw, KeepHourly, KeepDaily time.Duration
+	// Keep is how long the central database keeps raw samples, hourly
+	// rollups and daily rollups (defaults: metric.DefaultRetention). The
+	// file holds whole days: keep_raw_days, keep_hourly_days,
+	// keep_daily_days.
+	Keep metric.Retention
 	// LogFile, when set, is an absolute path that pggraph-collect appends
 	// its log lines to (info level, or debug with -v); "" logs to stderr
 	// only.
 	LogFile string
 }
-
-// Day is the unit of the keep_*_days keys.
-const Day = 24 * time.Hour
 
 // SSH is [ssh]: the tunnel to the client's database host.
 type SSH struct {
@@ -144,7 +143,7 @@ func Default() *Config {
 		Remote: Remote{Host: "localhost", LocalPort: 7555},
 		PGGraph: PGGraph{
 			Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second,
-			KeepRaw: 35 * Day, KeepHourly: 100 * Day, KeepDaily: 1825 * Day,
+			Keep: metric.DefaultRetention(),
 		},
 		SSH: SSH{User: "cmd", Port: 22, BindPort: 5432, BindAddress: "localhost"},
 	}

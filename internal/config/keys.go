@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pggraph/pggraph/metric"
 )
 
 var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
@@ -54,9 +56,9 @@ func keys() []key {
 		{section: "pggraph", name: "interval", field: func(c *Config) any { return &c.PGGraph.Interval }, unit: time.Minute, min: 1, max: 60},
 		{section: "pggraph", name: "max_images", field: func(c *Config) any { return &c.PGGraph.MaxImages }, min: 1, max: 1000},
 		{section: "pggraph", name: "delay", field: func(c *Config) any { return &c.PGGraph.Delay }, unit: time.Second, min: 1, max: 300},
-		{section: "pggraph", name: "keep_raw_days", field: func(c *Config) any { return &c.PGGraph.KeepRaw }, unit: Day, min: 1, max: 36500},
-		{section: "pggraph", name: "keep_hourly_days", field: func(c *Config) any { return &c.PGGraph.KeepHourly }, unit: Day, min: 1, max: 36500},
-		{section: "pggraph", name: "keep_daily_days", field: func(c *Config) any { return &c.PGGraph.KeepDaily }, unit: Day, min: 1, max: 36500},
+		{section: "pggraph", name: "keep_raw_days", field: func(c *Config) any { return &c.PGGraph.Keep.Raw }, unit: metric.Day, min: 1, max: 36500},
+		{section: "pggraph", name: "keep_hourly_days", field: func(c *Config) any { return &c.PGGraph.Keep.Hourly }, unit: metric.Day, min: 1, max: 36500},
+		{section: "pggraph", name: "keep_daily_days", field: func(c *Config) any { return &c.PGGraph.Keep.Daily }, unit: metric.Day, min: 1, max: 36500},
 		{section: "pggraph", name: "log_file", field: func(c *Config) any { return &c.PGGraph.LogFile }, check: absoluteIfSet},
 
 		{section: "ssh", name: "user", field: func(c *Config) any { return &c.SSH.User }, check: func(c *Config, v string) string {

@@ -8,36 +8,36 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // benchGroups are groups the size of pggraph's real ones: server-wide
 // counters, per-table statistics (pg_stat_user_tables + statio, sizes),
 // per-index and per-database statistics.
-func benchGroups() []collector.Group {
-	cols := func(counters []string, gauges ...string) []collector.Column {
-		var out []collector.Column
+func benchGroups() []metric.Group {
+	cols := func(counters []string, gauges ...string) []metric.Column {
+		var out []metric.Column
 		for _, c := range counters {
-			out = append(out, collector.Column{Name: c, Kind: collector.Counter})
+			out = append(out, metric.Column{Name: c, Kind: metric.Counter})
 		}
 		for _, g := range gauges {
-			out = append(out, collector.Column{Name: g, Kind: collector.Gauge})
+			out = append(out, metric.Column{Name: g, Kind: metric.Gauge})
 		}
 		return out
 	}
-	return []collector.Group{
-		{Name: "server", Scope: collector.Server, Columns: cols([]string{
+	return []metric.Group{
+		{Name: "server", Scope: metric.Server, Columns: cols([]string{
 			"checkpoints_timed", "checkpoints_req", "buffers_checkpoint", "buffers_clean", "maxwritten_clean",
 			"buffers_backend", "buffers_alloc", "wal_records", "wal_bytes", "wal_fpi"},
 			"connections", "active", "idle_in_xact", "waiting", "xid_age")},
-		{Name: "table", Scope: collector.Database, Columns: cols([]string{
+		{Name: "table", Scope: metric.Database, Columns: cols([]string{
 			"seq_scan", "seq_tup_read", "idx_scan", "idx_tup_fetch", "n_tup_ins", "n_tup_upd", "n_tup_del",
 			"n_tup_hot_upd", "heap_blks_read", "heap_blks_hit", "idx_blks_read", "idx_blks_hit",
 			"toast_blks_read", "toast_blks_hit", "vacuum_count", "autovacuum_count", "analyze_count", "autoanalyze_count"},
 			"n_live_tup", "n_dead_tup", "size_bytes")},
-		{Name: "index", Scope: collector.Database, Columns: cols([]string{
+		{Name: "index", Scope: metric.Database, Columns: cols([]string{
 			"idx_scan", "idx_tup_read", "idx_tup_fetch", "idx_blks_read", "idx_blks_hit"}, "size_bytes")},
-		{Name: "database", Scope: collector.Database, Columns: cols([]string{
+		{Name: "database", Scope: metric.Database, Columns: cols([]string{
 			"xact_commit", "xact_rollback", "blks_read", "blks_hit", "tup_returned", "tup_fetched", "tup_inserted",
 			"tup_updated", "tup_deleted", "conflicts", "temp_files", "temp_bytes", "deadlocks"},
 			"numbackends", "size_bytes")},
@@ -193,7 +193,7 @@ FROM generate_series(1, $2::int) o, generate_series(0, 22) h`, dayStart, objects
 			b.Fatal(err)
 		}
 		tx.prev, tx.prevRead, tx.cur = cur.Add(-10*time.Minute), true, cur
-		if err := tx.Maintain(ctx, collector.Retention{}); err != nil {
+		if err := tx.Maintain(ctx, metric.Retention{}); err != nil {
 			b.Fatal(err)
 		}
 		if err := tx.Rollback(ctx); err != nil {
@@ -242,7 +242,7 @@ func BenchmarkRebuild(b *testing.B) {
 			row[2] = 600.0
 			for j, c := range g.Columns {
 				v := float64((run*7919+obj*104729+j*31)%100000) / 10
-				if c.Kind == collector.Counter && (run+obj)%997 == 0 {
+				if c.Kind == metric.Counter && (run+obj)%997 == 0 {
 					row[3+j] = nil // a reset
 				} else {
 					row[3+j] = v

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // ErrNoClient is wrapped by RemoveClient's error for a prefix with neither
@@ -28,7 +28,7 @@ type Client struct {
 	// first run.
 	LastRun      time.Time
 	LastDuration time.Duration
-	LastOutcome  collector.Outcome
+	LastOutcome  metric.Outcome
 	LastError    string
 	LastSamples  int
 }
@@ -95,7 +95,7 @@ FROM clients ORDER BY prefix`)
 			c.LastRun = *lastRun
 		}
 		c.LastDuration = time.Duration(ms) * time.Millisecond
-		c.LastOutcome = collector.Outcome(outcome)
+		c.LastOutcome = metric.Outcome(outcome)
 		out = append(out, c)
 	}
 	if err := rows.Err(); err != nil {
@@ -113,7 +113,7 @@ type Removed struct {
 // RemoveClient drops the client's tables in the samples database (every
 // table marked as the client's, including those of groups this pggraph no
 // longer has) and deletes its clients row. It first takes the client's run
-// lock, so it fails with collector.ErrLocked while a collection runs. The
+// lock, so it fails with metric.ErrLocked while a collection runs. The
 // two databases commit one after the other: tables first, so a failure
 // between leaves a row without tables, which the next run recreates.
 // Web users of the client in pggraph_users are not touched.

@@ -2,7 +2,7 @@
 // PostgreSQL: the samples database ("pggraph", or [local] database),
 // pggraph_clients and pggraph_users. It sets them up (Setup, with the
 // versioned files of package schema in sql/), implements the collector's
-// collector.Store and collector.Tx, creates each client's tables
+// metric.Store and metric.Tx, creates each client's tables
 // (EnsureClient) and keeps the clients table (RegisterClient, RecordRun,
 // ListClients, RemoveClient).
 //
@@ -46,7 +46,7 @@
 // and parents are stored as valid UTF-8 (invalid bytes become U+FFFD).
 //
 // Samples. A raw row is one object's sample of one run: ts is the run's
-// snapshot time (collector.Snapshot.Taken, the end of the interval),
+// snapshot time (metric.Snapshot.Taken, the end of the interval),
 // seconds the interval's length, and each column the counter's growth over
 // the interval or the gauge's value. NULL is the collector's NaN: no value,
 // or a counter reset in the interval (a gap in the graph).

@@ -8,7 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // ErrPrefix is wrapped by every error about an invalid client prefix.
@@ -45,7 +45,7 @@ var fixedColumns = []string{"ts", "object", "seconds", "n"}
 // checkGroups validates the metric groups a Store writes: names that make
 // identifiers of at most 63 bytes with the longest prefix, and table and
 // column names that cannot collide with each other or with the fixed ones.
-func checkGroups(groups []collector.Group) error {
+func checkGroups(groups []metric.Group) error {
 	// The longest table name is <31-byte prefix>_<group>_hour.
 	maxGroup := maxIdent - 31 - 1 - len(hourSuffix)
 	suffixes := map[string]string{objectSuffix: "the objects table", stateSuffix: "the state table"}
@@ -77,7 +77,7 @@ func checkGroups(groups []collector.Group) error {
 			if !nameRE.MatchString(c.Name) || len(c.Name)+len("_min") > maxIdent {
 				return fmt.Errorf("group %s: column %q: name must match ^[a-z][a-z0-9_]*$, at most %d bytes", g.Name, c.Name, maxIdent-4)
 			}
-			if c.Kind != collector.Counter && c.Kind != collector.Gauge {
+			if c.Kind != metric.Counter && c.Kind != metric.Gauge {
 				return fmt.Errorf("group %s: column %s: kind %d is neither counter nor gauge", g.Name, c.Name, int(c.Kind))
 			}
 			for _, n := range []string{c.Name, c.Name + "_min", c.Name + "_max"} {

@@ -8,26 +8,26 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/metric"
 )
 
 func TestSnapshotEncoding(t *testing.T) {
 	taken := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
 	tests := []struct {
 		name string
-		snap *collector.Snapshot
+		snap *metric.Snapshot
 	}{
-		{"empty", &collector.Snapshot{}},
-		{"no rows", &collector.Snapshot{Taken: taken, Version: 90600, Rows: map[string][]collector.Row{}}},
-		{"values", &collector.Snapshot{Taken: taken, Rows: map[string][]collector.Row{"g": {{
+		{"empty", &metric.Snapshot{}},
+		{"no rows", &metric.Snapshot{Taken: taken, Version: 90600, Rows: map[string][]metric.Row{}}},
+		{"values", &metric.Snapshot{Taken: taken, Rows: map[string][]metric.Row{"g": {{
 			Values: []float64{math.NaN(), math.Inf(1), math.Inf(-1), math.Copysign(0, -1), 1e21, 1e-7, 0.1 + 0.2,
 				math.MaxFloat64, -math.SmallestNonzeroFloat64, 123456789012345678, float64(1 << 53)},
 		}}}}},
-		{"strings", &collector.Snapshot{Taken: taken, Rows: map[string][]collector.Row{"g\"\\": {{
+		{"strings", &metric.Snapshot{Taken: taken, Rows: map[string][]metric.Row{"g\"\\": {{
 			Database: math.MaxUint32, Key: "\x00\x1f\"\\/</script>\u2028", Name: "日本語 ✓", Parent: "\t\r\n",
 			StatsReset: taken.In(time.FixedZone("X", -5*3600)),
 		}}}}},
-		{"nil and empty values", &collector.Snapshot{Rows: map[string][]collector.Row{"g": {{Key: "a"}, {Key: "b", Values: []float64{}}}}}},
+		{"nil and empty values", &metric.Snapshot{Rows: map[string][]metric.Row{"g": {{Key: "a"}, {Key: "b", Values: []float64{}}}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -41,7 +41,7 @@ func TestSnapshotEncoding(t *testing.T) {
 			}
 			want := *tt.snap
 			if want.Rows == nil {
-				want.Rows = map[string][]collector.Row{}
+				want.Rows = map[string][]metric.Row{}
 			}
 			if err := sameSnapshot(&want, got); err != nil {
 				t.Errorf("%v\n%s", err, data)
@@ -51,7 +51,7 @@ func TestSnapshotEncoding(t *testing.T) {
 }
 
 func TestSnapshotInvalidUTF8(t *testing.T) {
-	snap := &collector.Snapshot{Rows: map[string][]collector.Row{"g": {{Key: "1", Name: "a\xffb"}}}}
+	snap := &metric.Snapshot{Rows: map[string][]metric.Row{"g": {{Key: "1", Name: "a\xffb"}}}}
 	got, err := decodeSnapshot(encodeSnapshot(snap))
 	if err != nil {
 		t.Fatal(err)
@@ -73,27 +73,27 @@ func TestDecodeSnapshotErrors(t *testing.T) {
 }
 
 func TestCheckGroups(t *testing.T) {
-	col := func(name string, k collector.Kind) collector.Column { return collector.Column{Name: name, Kind: k} }
-	c := col("c", collector.Counter)
+	col := func(name string, k metric.Kind) metric.Column { return metric.Column{Name: name, Kind: k} }
+	c := col("c", metric.Counter)
 	tests := []struct {
 		name   string
-		groups []collector.Group
+		groups []metric.Group
 		want   string // "" = valid
 	}{
 		{"ok", testGroups(), ""},
 		{"none", nil, ""},
-		{"capital", []collector.Group{{Name: "Table", Columns: []collector.Column{c}}}, "name must match"},
-		{"too long", []collector.Group{{Name: strings.Repeat("g", 27), Columns: []collector.Column{c}}}, "at most 26"},
-		{"longest", []collector.Group{{Name: strings.Repeat("g", 26), Columns: []collector.Column{c}}}, ""},
-		{"object", []collector.Group{{Name: "object", Columns: []collector.Column{c}}}, "objects table"},
-		{"state", []collector.Group{{Name: "state", Columns: []collector.Column{c}}}, "state table"},
-		{"rollup clash", []collector.Group{{Name: "t", Columns: []collector.Column{c}}, {Name: "t_hour", Columns: []collector.Column{c}}}, "also group t"},
-		{"twice", []collector.Group{{Name: "t", Columns: []collector.Column{c}}, {Name: "t", Columns: []collector.Column{c}}}, "also group t"},
-		{"no columns", []collector.Group{{Name: "t"}}, "no columns"},
-		{"fixed column", []collector.Group{{Name: "t", Columns: []collector.Column{col("seconds", collector.Gauge)}}}, "already a column"},
-		{"min clash", []collector.Group{{Name: "t", Columns: []collector.Column{c, col("c_min", collector.Gauge)}}}, "already a column"},
-		{"kind", []collector.Group{{Name: "t", Columns: []collector.Column{col("c", 0)}}}, "neither counter nor gauge"},
-		{"column name", []collector.Group{{Name: "t", Columns: []collector.Column{col("a-b", collector.Gauge)}}}, "name must match"},
+		{"capital", []metric.Group{{Name: "Table", Columns: []metric.Column{c}}}, "name must match"},
+		{"too long", []metric.Group{{Name: strings.Repeat("g", 27), Columns: []metric.Column{c}}}, "at most 26"},
+		{"longest", []metric.Group{{Name: strings.Repeat("g", 26), Columns: []metric.Column{c}}}, ""},
+		{"object", []metric.Group{{Name: "object", Columns: []metric.Column{c}}}, "objects table"},
+		{"state", []metric.Group{{Name: "state", Columns: []metric.Column{c}}}, "state table"},
+		{"rollup clash", []metric.Group{{Name: "t", Columns: []metric.Column{c}}, {Name: "t_hour", Columns: []metric.Column{c}}}, "also group t"},
+		{"twice", []metric.Group{{Name: "t", Columns: []metric.Column{c}}, {Name: "t", Columns: []metric.Column{c}}}, "also group t"},
+		{"no columns", []metric.Group{{Name: "t"}}, "no columns"},
+		{"fixed column", []metric.Group{{Name: "t", Columns: []metric.Column{col("seconds", metric.Gauge)}}}, "already a column"},
+		{"min clash", []metric.Group{{Name: "t", Columns: []metric.Column{c, col("c_min", metric.Gauge)}}}, "already a column"},
+		{"kind", []metric.Group{{Name: "t", Columns: []metric.Column{col("c", 0)}}}, "neither counter nor gauge"},
+		{"column name", []metric.Group{{Name: "t", Columns: []metric.Column{col("a-b", metric.Gauge)}}}, "name must match"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,7 +116,7 @@ func TestCeil(t *testing.T) {
 	for _, tc := range []struct{ in, want time.Time }{
 		{at(10, 0), at(10, 0)},
 		{at(10, 1), at(11, 0)},
-		{at(23, 59), at(0, 0).Add(day)},
+		{at(23, 59), at(0, 0).Add(metric.Day)},
 	} {
 		if got := ceil(tc.in, time.Hour); !got.Equal(tc.want) {
 			t.Errorf("ceil(%v) = %v, want %v", tc.in, got, tc.want)
@@ -127,11 +127,11 @@ func TestCeil(t *testing.T) {
 // bigSnapshot is a large client's snapshot and samples: dbs databases of
 // tables tables and 2×tables indexes each (5 × 3,000 = 15,000 rows with the
 // defaults), with realistic values.
-func bigSnapshot(taken time.Time, dbs, tables int) (*collector.Snapshot, []collector.Sample) {
+func bigSnapshot(taken time.Time, dbs, tables int) (*metric.Snapshot, []metric.Sample) {
 	groups := benchGroups()
-	snap := &collector.Snapshot{Taken: taken, ServerStart: taken.Add(-100 * day), Version: 150004, Rows: map[string][]collector.Row{}}
-	var samples []collector.Sample
-	add := func(g collector.Group, db uint32, key, name, parent string) {
+	snap := &metric.Snapshot{Taken: taken, ServerStart: taken.Add(-100 * metric.Day), Version: 150004, Rows: map[string][]metric.Row{}}
+	var samples []metric.Sample
+	add := func(g metric.Group, db uint32, key, name, parent string) {
 		vals := make([]float64, len(g.Columns))
 		delta := make([]float64, len(g.Columns))
 		for i := range vals {
@@ -141,9 +141,9 @@ func bigSnapshot(taken time.Time, dbs, tables int) (*collector.Snapshot, []colle
 				delta[i] = math.NaN()
 			}
 		}
-		snap.Rows[g.Name] = append(snap.Rows[g.Name], collector.Row{Database: db, Key: key, Name: name, Parent: parent,
-			StatsReset: taken.Add(-day), Values: vals})
-		samples = append(samples, collector.Sample{Group: g.Name, Database: db, Key: key, Name: name, Parent: parent,
+		snap.Rows[g.Name] = append(snap.Rows[g.Name], metric.Row{Database: db, Key: key, Name: name, Parent: parent,
+			StatsReset: taken.Add(-metric.Day), Values: vals})
+		samples = append(samples, metric.Sample{Group: g.Name, Database: db, Key: key, Name: name, Parent: parent,
 			Seconds: 600, Values: delta})
 	}
 	for d := range dbs {

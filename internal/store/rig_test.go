@@ -12,9 +12,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/testing/rig"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // Passwords the tests give the roles Setup creates (Setup sets none).
@@ -82,7 +82,7 @@ func ownerLocal(r *rig.Rig, prefix string) config.Local {
 
 // openStore opens a Store on the central cluster as pggraph, closed by
 // the test's cleanup.
-func openStore(tb testing.TB, groups []collector.Group) *Store {
+func openStore(tb testing.TB, groups []metric.Group) *Store {
 	tb.Helper()
 	r := central(tb)
 	s, err := Open(context.Background(), ownerLocal(r, ""), groups)
@@ -105,25 +105,25 @@ func superConn(tb testing.TB, database string) *pgx.Conn {
 	return conn
 }
 
-// testGroups are small fixtures in the shape of collector.Groups():
+// testGroups are small fixtures in the shape of metric.Groups():
 // a server-wide group and a per-database group.
-func testGroups() []collector.Group {
-	return []collector.Group{
+func testGroups() []metric.Group {
+	return []metric.Group{
 		{
-			Name: "server", Scope: collector.Server, Help: "server-wide counters",
-			Columns: []collector.Column{
-				{Name: "xact_commit", Kind: collector.Counter, Unit: collector.Count},
-				{Name: "blks_read", Kind: collector.Counter, Unit: collector.Blocks},
-				{Name: "numbackends", Kind: collector.Gauge, Unit: collector.Count},
+			Name: "server", Scope: metric.Server, Help: "server-wide counters",
+			Columns: []metric.Column{
+				{Name: "xact_commit", Kind: metric.Counter, Unit: metric.Count},
+				{Name: "blks_read", Kind: metric.Counter, Unit: metric.Blocks},
+				{Name: "numbackends", Kind: metric.Gauge, Unit: metric.Count},
 			},
 		},
 		{
-			Name: "table", Scope: collector.Database, Help: "per table",
-			Columns: []collector.Column{
-				{Name: "seq_scan", Kind: collector.Counter, Unit: collector.Count},
-				{Name: "n_tup_ins", Kind: collector.Counter, Unit: collector.Count},
-				{Name: "n_live_tup", Kind: collector.Gauge, Unit: collector.Count},
-				{Name: "order", Kind: collector.Gauge, Unit: collector.Count}, // a reserved word
+			Name: "table", Scope: metric.Database, Help: "per table",
+			Columns: []metric.Column{
+				{Name: "seq_scan", Kind: metric.Counter, Unit: metric.Count},
+				{Name: "n_tup_ins", Kind: metric.Counter, Unit: metric.Count},
+				{Name: "n_live_tup", Kind: metric.Gauge, Unit: metric.Count},
+				{Name: "order", Kind: metric.Gauge, Unit: metric.Count}, // a reserved word
 			},
 		},
 	}
@@ -131,7 +131,7 @@ func testGroups() []collector.Group {
 
 // run is one collection run of prefix at taken: Begin, Write, Maintain,
 // Commit.
-func run(tb testing.TB, s *Store, prefix string, cur *collector.Snapshot, samples []collector.Sample, keep collector.Retention) {
+func run(tb testing.TB, s *Store, prefix string, cur *metric.Snapshot, samples []metric.Sample, keep metric.Retention) {
 	tb.Helper()
 	ctx := context.Background()
 	tx, err := s.Begin(ctx, prefix)

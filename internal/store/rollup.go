@@ -10,42 +10,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/metric"
 )
-
-// day is a UTC day: time.Truncate(day) gives midnight UTC.
-const day = 24 * time.Hour
-
-// Default retention of each resolution.
-const (
-	DefaultRaw    = 35 * day
-	DefaultHourly = 100 * day
-	DefaultDaily  = 5 * 365 * day
-)
-
-// DefaultRetention is what a zero collector.Retention field means: raw
-// samples 35 days, hourly rollups 100 days, daily rollups 5 years.
-func DefaultRetention() collector.Retention {
-	return collector.Retention{Raw: DefaultRaw, Hourly: DefaultHourly, Daily: DefaultDaily}
-}
-
-// WithDefaults fills the zero (or negative) fields of keep.
-func WithDefaults(keep collector.Retention) collector.Retention {
-	d := DefaultRetention()
-	if keep.Raw <= 0 {
-		keep.Raw = d.Raw
-	}
-	if keep.Hourly <= 0 {
-		keep.Hourly = d.Hourly
-	}
-	if keep.Daily <= 0 {
-		keep.Daily = d.Daily
-	}
-	return keep
-}
 
 // rollupColumns lists a rollup table's columns in insert order.
-func rollupColumns(g collector.Group) []string {
+func rollupColumns(g metric.Group) []string {
 	cols := []string{"ts", "object", "seconds", "n"}
 	for _, c := range g.Columns {
 		cols = append(cols, c.Name, c.Name+"_min", c.Name+"_max")
@@ -75,13 +44,13 @@ func bucket(width string) string {
 // The inner query computes each rate once (OFFSET 0 keeps it from being
 // merged into the outer one, which would compute it for min and for max);
 // its extra columns have quoted names no group column can have.
-func hourSQL(t tables, g collector.Group) string {
+func hourSQL(t tables, g metric.Group) string {
 	var counters, sel []string
 	inner := []string{bucket("1 hour") + ` AS "bucket ts"`, "object", "seconds"}
 	for _, c := range g.Columns {
 		q := ident(c.Name)
 		inner = append(inner, q)
-		if c.Kind == collector.Counter {
+		if c.Kind == metric.Counter {
 			counters = append(counters, q+" IS NOT NULL")
 			rate := ident("rate " + c.Name)
 			inner = append(inner, q+" / nullif(seconds, 0) AS "+rate)
@@ -104,11 +73,11 @@ func hourSQL(t tables, g collector.Group) string {
 }
 
 // daySQL recomputes the daily buckets in [$1, $2) from the hourly ones.
-func daySQL(t tables, g collector.Group) string {
+func daySQL(t tables, g metric.Group) string {
 	var sel []string
 	for _, c := range g.Columns {
 		q, lo, hi := ident(c.Name), ident(c.Name+"_min"), ident(c.Name+"_max")
-		if c.Kind == collector.Counter {
+		if c.Kind == metric.Counter {
 			sel = append(sel, "sum("+q+")")
 		} else {
 			// The hours' averages weighted by their sample counts.
@@ -156,7 +125,7 @@ func (s *Store) Rebuild(ctx context.Context, prefix string, from, to time.Time) 
 	t := tables{prefix}
 	hfrom, hto := from.Truncate(time.Hour), ceil(to, time.Hour)
 	var days []time.Time
-	for d := from.Truncate(day); d.Before(hto); d = d.Add(day) {
+	for d := from.Truncate(metric.Day); d.Before(hto); d = d.Add(metric.Day) {
 		days = append(days, d)
 	}
 	conns := []*pgx.Conn{s.samples}
@@ -178,10 +147,10 @@ func (s *Store) Rebuild(ctx context.Context, prefix string, from, to time.Time) 
 			var steps []string
 			for i := w; i < len(days); i += len(conns) {
 				d := days[i]
-				lo, hi := later(d, hfrom), earlier(d.Add(day), hto)
+				lo, hi := later(d, hfrom), earlier(d.Add(metric.Day), hto)
 				for _, g := range s.groups {
 					b.Queue(hourSQL(t, g), lo, hi)
-					b.Queue(daySQL(t, g), d, d.Add(day))
+					b.Queue(daySQL(t, g), d, d.Add(metric.Day))
 					steps = append(steps, "roll up "+t.hour(g.Name)+" "+d.Format(time.DateOnly),
 						"roll up "+t.day(g.Name)+" "+d.Format(time.DateOnly))
 				}

@@ -15,7 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // ErrNoObject is wrapped by the errors of the read methods below for a
@@ -41,7 +41,7 @@ func (r Resolution) native() (time.Duration, bool) {
 	case ResolutionHour:
 		return time.Hour, true
 	case ResolutionDay:
-		return day, true
+		return metric.Day, true
 	}
 	return 0, false
 }
@@ -150,7 +150,7 @@ func (s *Store) Series(ctx context.Context, q SeriesQuery) ([]SeriesRow, error) 
 				return fail(err)
 			}
 			args = append(args, oids, q.Table)
-		case g.Scope == collector.Server:
+		case g.Scope == metric.Server:
 			args = append(args, q.Database)
 		default:
 			args = append(args, oids)
@@ -214,7 +214,7 @@ func bucketSeconds(q SeriesQuery) float64 {
 // max), then per bucket the times are combined (counters summed,
 // gauges averaged — weighted by n for rollups — min of the minima, max
 // of the maxima).
-func seriesSQL(t tables, g collector.Group, q SeriesQuery) (string, error) {
+func seriesSQL(t tables, g metric.Group, q SeriesQuery) (string, error) {
 	native, ok := q.Resolution.native()
 	if !ok {
 		return "", fmt.Errorf("unknown resolution %q", q.Resolution)
@@ -231,18 +231,18 @@ func seriesSQL(t tables, g collector.Group, q SeriesQuery) (string, error) {
 	case q.Database == "":
 	case q.Table != "":
 		filter = " AND dbid = ANY($5) AND name = $6"
-	case g.Scope == collector.Server:
+	case g.Scope == metric.Server:
 		filter = " AND name = $5"
 	default:
 		filter = " AND dbid = ANY($5)"
 	}
 	var inner, outer []string
 	for i, sc := range q.Columns {
-		j := slices.IndexFunc(g.Columns, func(c collector.Column) bool { return c.Name == sc.Name })
+		j := slices.IndexFunc(g.Columns, func(c metric.Column) bool { return c.Name == sc.Name })
 		if j < 0 {
 			return "", fmt.Errorf("group %s has no column %q", g.Name, sc.Name)
 		}
-		counter := g.Columns[j].Kind == collector.Counter
+		counter := g.Columns[j].Kind == metric.Counter
 		c, lo, hi := ident(sc.Name), ident(sc.Name+"_min"), ident(sc.Name+"_max")
 		v, vlo, vhi := fmt.Sprintf(`"v%d"`, i), fmt.Sprintf(`"lo%d"`, i), fmt.Sprintf(`"hi%d"`, i)
 		combine := "sum"

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // seriesFixture writes four 10-minute runs of two databases (app with
@@ -18,12 +18,12 @@ import (
 // the store and the first run's time.
 func seriesFixture(t *testing.T, prefix string) (*Store, time.Time) {
 	t.Helper()
-	s := openStore(t, collector.Groups())
+	s := openStore(t, metric.Groups())
 	if _, err := s.RemoveClient(t.Context(), prefix); err != nil && !errors.Is(err, ErrNoClient) {
 		t.Fatal(err)
 	}
-	groups := map[string]collector.Group{}
-	for _, g := range collector.Groups() {
+	groups := map[string]metric.Group{}
+	for _, g := range metric.Groups() {
 		groups[g.Name] = g
 	}
 	// values fills a group's columns from a map; the rest are NaN.
@@ -46,7 +46,7 @@ func seriesFixture(t *testing.T, prefix string) (*Store, time.Time) {
 		if i == 2 {
 			appCommit = math.NaN()
 		}
-		samples := []collector.Sample{
+		samples := []metric.Sample{
 			{Group: "database", Key: "16384", Name: "app", Seconds: 600, Values: values("database", map[string]float64{
 				"xact_commit": appCommit, "size": 1000 + fi, "numbackends": 2})},
 			{Group: "database", Key: "5", Name: "postgres", Seconds: 600, Values: values("database", map[string]float64{
@@ -60,7 +60,7 @@ func seriesFixture(t *testing.T, prefix string) (*Store, time.Time) {
 			{Group: "index", Database: 16384, Key: "20001", Name: "public.orders_pkey", Parent: "20000", Seconds: 600, Values: values("index", map[string]float64{
 				"idx_scan": 0, "size": 16384})},
 		}
-		run(t, s, prefix, &collector.Snapshot{Taken: ts}, samples, collector.Retention{})
+		run(t, s, prefix, &metric.Snapshot{Taken: ts}, samples, metric.Retention{})
 	}
 	// A day's row lags its hours by up to an hour: bring it up to date.
 	if err := s.Rebuild(t.Context(), prefix, t0.Truncate(time.Hour), t0.Add(time.Hour)); err != nil {

@@ -10,7 +10,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // stateFormat is the version of the snapshot encoding in <prefix>_state.
@@ -30,7 +30,7 @@ const stateFormat = 1
 
 // encodeSnapshot returns snap as JSON. It is written by hand, not with
 // encoding/json, for speed and for NaN.
-func encodeSnapshot(snap *collector.Snapshot) []byte {
+func encodeSnapshot(snap *metric.Snapshot) []byte {
 	n := 128
 	for _, rows := range snap.Rows {
 		n += len(rows) * 64
@@ -151,9 +151,9 @@ func appendString(b []byte, s string) []byte {
 // that shape, keys in any order, unknown keys skipped. It is written by
 // hand for speed (a large client's snapshot is ~15,000 rows); strings
 // holding escapes are handed to encoding/json.
-func decodeSnapshot(data []byte) (*collector.Snapshot, error) {
+func decodeSnapshot(data []byte) (*metric.Snapshot, error) {
 	r := &reader{b: data}
-	snap := &collector.Snapshot{Rows: map[string][]collector.Row{}}
+	snap := &metric.Snapshot{Rows: map[string][]metric.Row{}}
 	format := -1
 	r.object(func(key []byte) {
 		switch string(key) {
@@ -168,12 +168,12 @@ func decodeSnapshot(data []byte) (*collector.Snapshot, error) {
 		case "groups":
 			r.object(func(key []byte) {
 				name := string(key)
-				var rows []collector.Row
+				var rows []metric.Row
 				r.array(func() {
 					rows = append(rows, r.row())
 				})
 				if rows == nil {
-					rows = []collector.Row{}
+					rows = []metric.Row{}
 				}
 				snap.Rows[name] = rows
 			})
@@ -436,8 +436,8 @@ func (r *reader) time() time.Time {
 }
 
 // row reads one Row.
-func (r *reader) row() collector.Row {
-	var row collector.Row
+func (r *reader) row() metric.Row {
+	var row metric.Row
 	r.object(func(key []byte) {
 		switch string(key) {
 		case "d":

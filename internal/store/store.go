@@ -15,8 +15,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
+	"github.com/pggraph/pggraph/metric"
 	schema "github.com/pggraph/pggraph/sql"
 )
 
@@ -143,7 +143,7 @@ func dsnQuote(v string) string {
 
 // Store is pggraph's central database as the collector, the installer and
 // pggraph-admin use it: one connection to the samples database and one to
-// pggraph_clients. It implements collector.Store.
+// pggraph_clients. It implements metric.Store.
 //
 // A Store is for one goroutine at a time (pgx connections are not shared):
 // open one per collection run. Its run locks live in its samples-database
@@ -152,7 +152,7 @@ type Store struct {
 	samples *pgx.Conn
 	srv     Server    // reaches pggraph_clients too
 	conns   *pgx.Conn // to pggraph_clients, dialled on first use (see clients)
-	groups  []collector.Group
+	groups  []metric.Group
 
 	mu      sync.Mutex
 	locked  map[string]bool // prefixes whose run lock this Store holds
@@ -160,16 +160,16 @@ type Store struct {
 }
 
 var (
-	_ collector.Store = (*Store)(nil)
-	_ collector.Tx    = (*Tx)(nil)
+	_ metric.Store = (*Store)(nil)
+	_ metric.Tx    = (*Tx)(nil)
 )
 
 // Open connects to the samples database ([local] database) and to
 // pggraph_clients on the server of local, as local's user. groups are the
 // metric groups whose tables the Store creates and writes (normally
-// collector.Groups()); they are checked and copied. local.Prefix is not
+// metric.Groups()); they are checked and copied. local.Prefix is not
 // used: every method takes the client's prefix.
-func Open(ctx context.Context, local config.Local, groups []collector.Group) (*Store, error) {
+func Open(ctx context.Context, local config.Local, groups []metric.Group) (*Store, error) {
 	if local.Database == "" {
 		return nil, errors.New("open store: [local] database is empty")
 	}
@@ -177,7 +177,7 @@ func Open(ctx context.Context, local config.Local, groups []collector.Group) (*S
 }
 
 // OpenServer is Open for a Server and the name of the samples database.
-func OpenServer(ctx context.Context, srv Server, samplesDB string, groups []collector.Group) (*Store, error) {
+func OpenServer(ctx context.Context, srv Server, samplesDB string, groups []metric.Group) (*Store, error) {
 	if err := checkGroups(groups); err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
@@ -217,11 +217,11 @@ func dial(ctx context.Context, srv Server, database string) (*pgx.Conn, error) {
 	return connect(ctx, cc)
 }
 
-func cloneGroups(groups []collector.Group) []collector.Group {
-	out := make([]collector.Group, len(groups))
+func cloneGroups(groups []metric.Group) []metric.Group {
+	out := make([]metric.Group, len(groups))
 	for i, g := range groups {
-		g.Columns = append([]collector.Column(nil), g.Columns...)
-		g.Queries = append([]collector.Query(nil), g.Queries...)
+		g.Columns = append([]metric.Column(nil), g.Columns...)
+		g.Queries = append([]metric.Query(nil), g.Queries...)
 		out[i] = g
 	}
 	return out
@@ -240,7 +240,7 @@ func (s *Store) Close(ctx context.Context) error {
 }
 
 // group returns the group named name.
-func (s *Store) group(name string) (*collector.Group, bool) {
+func (s *Store) group(name string) (*metric.Group, bool) {
 	for i := range s.groups {
 		if s.groups[i].Name == name {
 			return &s.groups[i], true
@@ -253,7 +253,7 @@ func (s *Store) group(name string) (*collector.Group, bool) {
 // (lockClass, hashtext(prefix)) in the samples database, so it holds for
 // the whole run and ends with the connection if the process dies. When
 // another session (or this Store) holds it, Lock fails at once with an
-// error wrapping collector.ErrLocked. Two prefixes whose hashtext collide
+// error wrapping metric.ErrLocked. Two prefixes whose hashtext collide
 // share a lock (a false "locked", about one pair in 4 billion).
 //
 // unlock releases the lock; it uses a context of its own (bounded, not
@@ -266,7 +266,7 @@ func (s *Store) Lock(ctx context.Context, prefix string) (unlock func(), err err
 	held := s.locked[prefix]
 	s.mu.Unlock()
 	if held {
-		return nil, fmt.Errorf("lock client %s: %w", prefix, collector.ErrLocked)
+		return nil, fmt.Errorf("lock client %s: %w", prefix, metric.ErrLocked)
 	}
 	lctx, cancel := context.WithTimeout(ctx, lockTimeout)
 	defer cancel()
@@ -275,7 +275,7 @@ func (s *Store) Lock(ctx context.Context, prefix string) (unlock func(), err err
 		return nil, fmt.Errorf("lock client %s: %w", prefix, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("lock client %s: %w", prefix, collector.ErrLocked)
+		return nil, fmt.Errorf("lock client %s: %w", prefix, metric.ErrLocked)
 	}
 	s.mu.Lock()
 	s.locked[prefix] = true
@@ -298,7 +298,7 @@ func (s *Store) Lock(ctx context.Context, prefix string) (unlock func(), err err
 // Begin creates or completes the client's tables (EnsureClient, which
 // does nothing the second time in a Store) and starts the run's
 // transaction in the samples database.
-func (s *Store) Begin(ctx context.Context, prefix string) (collector.Tx, error) {
+func (s *Store) Begin(ctx context.Context, prefix string) (metric.Tx, error) {
 	return s.begin(ctx, prefix)
 }
 
@@ -320,7 +320,7 @@ func (s *Store) begin(ctx context.Context, prefix string) (*Tx, error) {
 // outside any run transaction. A client the installer never registered (a
 // hand-written config.ini) gets a minimal row: title = prefix, no
 // directory or www_path; the installer fills them in later.
-func (s *Store) RecordRun(ctx context.Context, prefix string, run collector.RunRecord) error {
+func (s *Store) RecordRun(ctx context.Context, prefix string, run metric.RunRecord) error {
 	if err := CheckPrefix(prefix); err != nil {
 		return fmt.Errorf("record run: %w", err)
 	}

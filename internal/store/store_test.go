@@ -13,8 +13,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
+	"github.com/pggraph/pggraph/metric"
 	schema "github.com/pggraph/pggraph/sql"
 )
 
@@ -252,9 +252,9 @@ func TestEnsureClientAddsColumns(t *testing.T) {
 	}
 	// A later pggraph: one more column in a group, one more group.
 	v2 := testGroups()
-	v2[1].Columns = append(v2[1].Columns, collector.Column{Name: "n_dead_tup", Kind: collector.Gauge})
-	v2 = append(v2, collector.Group{Name: "index", Scope: collector.Database,
-		Columns: []collector.Column{{Name: "idx_scan", Kind: collector.Counter}}})
+	v2[1].Columns = append(v2[1].Columns, metric.Column{Name: "n_dead_tup", Kind: metric.Gauge})
+	v2 = append(v2, metric.Group{Name: "index", Scope: metric.Database,
+		Columns: []metric.Column{{Name: "idx_scan", Kind: metric.Counter}}})
 	s2 := openStore(t, v2)
 	if err := s2.EnsureClient(t.Context(), "grow"); err != nil {
 		t.Fatal(err)
@@ -269,15 +269,15 @@ func TestEnsureClientAddsColumns(t *testing.T) {
 	}
 	// The old pggraph still writes: it names its columns.
 	now := time.Date(2025, 5, 1, 10, 0, 0, 0, time.UTC)
-	run(t, s1, "grow", &collector.Snapshot{Taken: now}, []collector.Sample{
+	run(t, s1, "grow", &metric.Snapshot{Taken: now}, []metric.Sample{
 		{Group: "table", Database: 5, Key: "100", Seconds: 600, Values: []float64{1, 2, 3, 4}},
-	}, collector.Retention{})
+	}, metric.Retention{})
 }
 
 func TestEnsureClientRefusesForeignTables(t *testing.T) {
-	groups := []collector.Group{
-		{Name: "t", Columns: []collector.Column{{Name: "c", Kind: collector.Counter}}},
-		{Name: "x_t", Columns: []collector.Column{{Name: "c", Kind: collector.Counter}}},
+	groups := []metric.Group{
+		{Name: "t", Columns: []metric.Column{{Name: "c", Kind: metric.Counter}}},
+		{Name: "x_t", Columns: []metric.Column{{Name: "c", Kind: metric.Counter}}},
 	}
 	s := openStore(t, groups)
 	ctx := t.Context()
@@ -310,7 +310,7 @@ func TestEnsureClientRefusesForeignTables(t *testing.T) {
 
 // sameSnapshot compares snapshots exactly: NaN equals NaN, floats by bits,
 // times by Equal.
-func sameSnapshot(a, b *collector.Snapshot) error {
+func sameSnapshot(a, b *metric.Snapshot) error {
 	if !a.Taken.Equal(b.Taken) || !a.ServerStart.Equal(b.ServerStart) || a.Version != b.Version {
 		return fmt.Errorf("header %v %v %d != %v %v %d", a.Taken, a.ServerStart, a.Version, b.Taken, b.ServerStart, b.Version)
 	}
@@ -342,9 +342,9 @@ func TestWritePreviousRoundTrip(t *testing.T) {
 	s := openStore(t, testGroups())
 	ctx := t.Context()
 	taken := time.Date(2025, 3, 1, 12, 0, 0, 123456789, time.FixedZone("CET", 3600))
-	snap := &collector.Snapshot{
+	snap := &metric.Snapshot{
 		Taken: taken, ServerStart: taken.Add(-48 * time.Hour), Version: 150004,
-		Rows: map[string][]collector.Row{
+		Rows: map[string][]metric.Row{
 			"server": {{Key: "server", Name: "server", Values: []float64{1e15, math.NaN(), 7}}},
 			"table": {
 				{Database: 16384, Key: "16390", Name: `public."odd ""name"` + "\n\t\x01é", Parent: "", StatsReset: taken.Add(-time.Hour),
@@ -398,15 +398,15 @@ func TestSamplesExact(t *testing.T) {
 	ctx := t.Context()
 	t1 := time.Date(2025, 4, 1, 8, 0, 0, 0, time.UTC)
 	t2 := t1.Add(10 * time.Minute)
-	row := func(name string) collector.Row {
-		return collector.Row{Database: 5, Key: "200", Name: name, Parent: "100", Values: []float64{0, 0, 0, 0}}
+	row := func(name string) metric.Row {
+		return metric.Row{Database: 5, Key: "200", Name: name, Parent: "100", Values: []float64{0, 0, 0, 0}}
 	}
-	run(t, s, "exact", &collector.Snapshot{Taken: t1, Rows: map[string][]collector.Row{"table": {row("public.old")}}}, nil, collector.Retention{})
-	run(t, s, "exact", &collector.Snapshot{Taken: t2, Rows: map[string][]collector.Row{"table": {row("public.renamed")}}},
-		[]collector.Sample{
+	run(t, s, "exact", &metric.Snapshot{Taken: t1, Rows: map[string][]metric.Row{"table": {row("public.old")}}}, nil, metric.Retention{})
+	run(t, s, "exact", &metric.Snapshot{Taken: t2, Rows: map[string][]metric.Row{"table": {row("public.renamed")}}},
+		[]metric.Sample{
 			{Group: "table", Database: 5, Key: "200", Name: "public.renamed", Parent: "100", Seconds: 600, Values: []float64{1000, math.NaN(), 42.5, 1e300}},
 			{Group: "server", Key: "s", Name: "server", Seconds: math.NaN(), Values: []float64{math.NaN(), 3, 0}},
-		}, collector.Retention{})
+		}, metric.Retention{})
 
 	got := queryFloats(t, s.samples, `SELECT seconds, seq_scan, n_tup_ins, n_live_tup, "order" FROM exact_table t JOIN exact_object o ON o.id = t.object WHERE o.key = '200' AND t.ts = $1`, t2)
 	want := []float64{600, 1000, math.NaN(), 42.5, 1e300}
@@ -438,19 +438,19 @@ func sameFloats(a, b []float64) bool {
 
 func TestWriteRejects(t *testing.T) {
 	s := openStore(t, testGroups())
-	snap := &collector.Snapshot{Taken: time.Date(2025, 4, 2, 0, 0, 0, 0, time.UTC)}
-	good := collector.Sample{Group: "server", Key: "s", Seconds: 600, Values: []float64{1, 2, 3}}
+	snap := &metric.Snapshot{Taken: time.Date(2025, 4, 2, 0, 0, 0, 0, time.UTC)}
+	good := metric.Sample{Group: "server", Key: "s", Seconds: 600, Values: []float64{1, 2, 3}}
 	tests := []struct {
 		name    string
-		snap    *collector.Snapshot
-		samples []collector.Sample
+		snap    *metric.Snapshot
+		samples []metric.Sample
 		want    string
 	}{
 		{"no snapshot", nil, nil, "no snapshot"},
-		{"no time", &collector.Snapshot{}, nil, "no time"},
-		{"unknown group", snap, []collector.Sample{{Group: "nope", Values: []float64{1}}}, `group "nope": not a group`},
-		{"value count", snap, []collector.Sample{{Group: "server", Key: "s", Values: []float64{1}}}, "1 values for 3 columns"},
-		{"duplicate", snap, []collector.Sample{good, good}, "two samples of one object"},
+		{"no time", &metric.Snapshot{}, nil, "no time"},
+		{"unknown group", snap, []metric.Sample{{Group: "nope", Values: []float64{1}}}, `group "nope": not a group`},
+		{"value count", snap, []metric.Sample{{Group: "server", Key: "s", Values: []float64{1}}}, "1 values for 3 columns"},
+		{"duplicate", snap, []metric.Sample{good, good}, "two samples of one object"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -477,13 +477,13 @@ func TestLock(t *testing.T) {
 	}
 	start := time.Now()
 	_, err = b.Lock(ctx, "locked")
-	if !errors.Is(err, collector.ErrLocked) || !strings.Contains(err.Error(), "client locked") {
+	if !errors.Is(err, metric.ErrLocked) || !strings.Contains(err.Error(), "client locked") {
 		t.Errorf("second Lock = %v, want ErrLocked naming the client", err)
 	}
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("second Lock took %v, want at once", d)
 	}
-	if _, err := a.Lock(ctx, "locked"); !errors.Is(err, collector.ErrLocked) {
+	if _, err := a.Lock(ctx, "locked"); !errors.Is(err, metric.ErrLocked) {
 		t.Errorf("same Store, same prefix: %v, want ErrLocked", err)
 	}
 	unlockOther, err := b.Lock(ctx, "locked_other")
@@ -493,7 +493,7 @@ func TestLock(t *testing.T) {
 		unlockOther()
 	}
 	// A locked client cannot be removed.
-	if _, err := b.RemoveClient(ctx, "locked"); !errors.Is(err, collector.ErrLocked) {
+	if _, err := b.RemoveClient(ctx, "locked"); !errors.Is(err, metric.ErrLocked) {
 		t.Errorf("RemoveClient of a locked client: %v, want ErrLocked", err)
 	}
 	unlockA()
@@ -525,9 +525,9 @@ func TestLock(t *testing.T) {
 }
 
 // rollupGroups has one counter and one gauge.
-func rollupGroups() []collector.Group {
-	return []collector.Group{{Name: "t", Scope: collector.Database, Columns: []collector.Column{
-		{Name: "c", Kind: collector.Counter}, {Name: "g", Kind: collector.Gauge},
+func rollupGroups() []metric.Group {
+	return []metric.Group{{Name: "t", Scope: metric.Database, Columns: []metric.Column{
+		{Name: "c", Kind: metric.Counter}, {Name: "g", Kind: metric.Gauge},
 	}}}
 }
 
@@ -537,10 +537,10 @@ func TestRollups(t *testing.T) {
 	h10 := time.Date(2025, 3, 10, 10, 0, 0, 0, time.UTC)
 	h11 := h10.Add(time.Hour)
 	h12 := h11.Add(time.Hour)
-	sample := func(c, g float64) []collector.Sample {
-		return []collector.Sample{{Group: "t", Database: 1, Key: "o", Seconds: 60, Values: []float64{c, g}}}
+	sample := func(c, g float64) []metric.Sample {
+		return []metric.Sample{{Group: "t", Database: 1, Key: "o", Seconds: 60, Values: []float64{c, g}}}
 	}
-	at := func(ts time.Time) *collector.Snapshot { return &collector.Snapshot{Taken: ts} }
+	at := func(ts time.Time) *metric.Snapshot { return &metric.Snapshot{Taken: ts} }
 	// Two hours: deltas 60 and 120 over 60 s each, gauges 1 and 3; hour 11
 	// also has a reset (NULL delta) with gauge 5. The run in hour 12 closes
 	// hour 11, so the day row then holds it whole (days follow their hours
@@ -556,7 +556,7 @@ func TestRollups(t *testing.T) {
 		{h11.Add(30 * time.Minute), 120, 3},
 		{h12.Add(10 * time.Minute), 60, 1},
 	} {
-		run(t, s, "roll", at(w.ts), sample(w.c, w.g), collector.Retention{Raw: 1000 * day})
+		run(t, s, "roll", at(w.ts), sample(w.c, w.g), metric.Retention{Raw: 1000 * metric.Day})
 	}
 	const cols = `seconds, n, c, c_min, c_max, g, g_min, g_max`
 	check := func(t *testing.T) {
@@ -571,7 +571,7 @@ func TestRollups(t *testing.T) {
 			{"roll_t_hour", h11, []float64{120, 3, 180, 1, 2, 3, 1, 5}},
 			{"roll_t_hour", h12, []float64{60, 1, 60, 1, 1, 1, 1, 1}},
 			// The gauge's hourly averages weighted by n: (2×2 + 3×3 + 1×1) / 6.
-			{"roll_t_day", h10.Truncate(day), []float64{300, 6, 420, 1, 2, 14.0 / 6, 1, 5}},
+			{"roll_t_day", h10.Truncate(metric.Day), []float64{300, 6, 420, 1, 2, 14.0 / 6, 1, 5}},
 		} {
 			got := queryFloats(t, s.samples, `SELECT `+cols+` FROM `+tc.table+` WHERE ts = $1`, tc.ts)
 			if !sameFloats(got, tc.want) {
@@ -601,18 +601,18 @@ func TestRollups(t *testing.T) {
 func TestRetention(t *testing.T) {
 	s := openStore(t, rollupGroups())
 	now := time.Date(2025, 6, 15, 12, 30, 0, 0, time.UTC)
-	keep := collector.Retention{Raw: time.Hour, Hourly: 2 * day, Daily: 10 * day}
+	keep := metric.Retention{Raw: time.Hour, Hourly: 2 * metric.Day, Daily: 10 * metric.Day}
 	for _, w := range []struct {
 		ts  time.Time
 		key string
 	}{
-		{now.Add(-20 * day), "gone"},
-		{now.Add(-5 * day), "o"},
+		{now.Add(-20 * metric.Day), "gone"},
+		{now.Add(-5 * metric.Day), "o"},
 		{now.Add(-3 * time.Hour), "o"},
 		{now, "o"},
 	} {
-		run(t, s, "ret", &collector.Snapshot{Taken: w.ts, Rows: map[string][]collector.Row{"t": {{Database: 1, Key: w.key}}}},
-			[]collector.Sample{{Group: "t", Database: 1, Key: w.key, Seconds: 600, Values: []float64{1, 1}}}, keep)
+		run(t, s, "ret", &metric.Snapshot{Taken: w.ts, Rows: map[string][]metric.Row{"t": {{Database: 1, Key: w.key}}}},
+			[]metric.Sample{{Group: "t", Database: 1, Key: w.key, Seconds: 600, Values: []float64{1, 1}}}, keep)
 	}
 	for _, tc := range []struct {
 		table string
@@ -620,7 +620,7 @@ func TestRetention(t *testing.T) {
 	}{
 		{"ret_t", []time.Time{now}},
 		{"ret_t_hour", []time.Time{now.Add(-3 * time.Hour).Truncate(time.Hour), now.Truncate(time.Hour)}},
-		{"ret_t_day", []time.Time{now.Add(-5 * day).Truncate(day), now.Truncate(day)}},
+		{"ret_t_day", []time.Time{now.Add(-5 * metric.Day).Truncate(metric.Day), now.Truncate(metric.Day)}},
 	} {
 		rows, err := s.samples.Query(t.Context(), `SELECT ts FROM `+tc.table+` ORDER BY ts`)
 		if err != nil {
@@ -637,12 +637,6 @@ func TestRetention(t *testing.T) {
 	if n := count(t, s.samples, "ret_object", "key = 'gone'"); n != 0 {
 		t.Error("object unseen for longer than every retention kept")
 	}
-	if d := DefaultRetention(); WithDefaults(collector.Retention{}) != d || d.Raw != 35*day || d.Hourly != 100*day || d.Daily != 5*365*day {
-		t.Errorf("defaults %+v", d)
-	}
-	if got := WithDefaults(collector.Retention{Raw: time.Hour}); got.Raw != time.Hour || got.Hourly != DefaultHourly {
-		t.Errorf("WithDefaults kept %+v", got)
-	}
 }
 
 func TestClients(t *testing.T) {
@@ -650,18 +644,18 @@ func TestClients(t *testing.T) {
 	ctx := t.Context()
 	started := time.Date(2025, 7, 1, 10, 0, 0, 0, time.UTC)
 	// A hand-written config: no row yet.
-	if err := s.RecordRun(ctx, "handmade", collector.RunRecord{Started: started, Duration: 1500 * time.Millisecond, Outcome: collector.Primed}); err != nil {
+	if err := s.RecordRun(ctx, "handmade", metric.RunRecord{Started: started, Duration: 1500 * time.Millisecond, Outcome: metric.Primed}); err != nil {
 		t.Fatal(err)
 	}
 	if err := s.RegisterClient(ctx, Client{Prefix: "installed", Title: "Installed Ltd", Directory: "/var/www/pggraph/installed", WWWPath: "pggraph/installed"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordRun(ctx, "installed", collector.RunRecord{Started: started, Duration: 2 * time.Second, Outcome: collector.Failed,
+	if err := s.RecordRun(ctx, "installed", metric.RunRecord{Started: started, Duration: 2 * time.Second, Outcome: metric.Failed,
 		Error: "tunnel: dial\nrefused", Samples: 0}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.RecordRun(ctx, "installed", collector.RunRecord{Started: started.Add(10 * time.Minute), Duration: 3 * time.Second,
-		Outcome: collector.OK, Samples: 1234}); err != nil {
+	if err := s.RecordRun(ctx, "installed", metric.RunRecord{Started: started.Add(10 * time.Minute), Duration: 3 * time.Second,
+		Outcome: metric.OK, Samples: 1234}); err != nil {
 		t.Fatal(err)
 	}
 	err := s.RegisterClient(ctx, Client{Prefix: "thief", Title: "T", Directory: "/var/www/pggraph/installed"})
@@ -677,16 +671,16 @@ func TestClients(t *testing.T) {
 		byPrefix[c.Prefix] = c
 	}
 	h := byPrefix["handmade"]
-	if h.Title != "handmade" || h.Directory != "" || h.LastOutcome != collector.Primed || h.LastDuration != 1500*time.Millisecond || !h.LastRun.Equal(started) {
+	if h.Title != "handmade" || h.Directory != "" || h.LastOutcome != metric.Primed || h.LastDuration != 1500*time.Millisecond || !h.LastRun.Equal(started) {
 		t.Errorf("handmade = %+v", h)
 	}
 	i := byPrefix["installed"]
-	if i.Title != "Installed Ltd" || i.Directory != "/var/www/pggraph/installed" || i.LastOutcome != collector.OK ||
+	if i.Title != "Installed Ltd" || i.Directory != "/var/www/pggraph/installed" || i.LastOutcome != metric.OK ||
 		i.LastSamples != 1234 || i.LastError != "" || !i.LastRun.Equal(started.Add(10*time.Minute)) || i.Created.IsZero() {
 		t.Errorf("installed = %+v", i)
 	}
 	// A failure's error is kept on one line.
-	if err := s.RecordRun(ctx, "installed", collector.RunRecord{Started: started, Outcome: collector.Failed, Error: "a\nb"}); err != nil {
+	if err := s.RecordRun(ctx, "installed", metric.RunRecord{Started: started, Outcome: metric.Failed, Error: "a\nb"}); err != nil {
 		t.Fatal(err)
 	}
 	var e string
@@ -705,7 +699,7 @@ func TestRemoveClient(t *testing.T) {
 	if err := s.RegisterClient(ctx, Client{Prefix: "gone", Title: "Gone", Directory: "/x/gone"}); err != nil {
 		t.Fatal(err)
 	}
-	run(t, s, "gone", &collector.Snapshot{Taken: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}, nil, collector.Retention{})
+	run(t, s, "gone", &metric.Snapshot{Taken: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}, nil, metric.Retention{})
 	if err := s.EnsureClient(ctx, "gone_too"); err != nil { // a prefix that extends gone's
 		t.Fatal(err)
 	}
@@ -734,7 +728,7 @@ func TestRemoveClient(t *testing.T) {
 		t.Errorf("second RemoveClient = %v, want ErrNoClient", err)
 	}
 	// The collector recreates the tables of a removed client.
-	run(t, s, "gone", &collector.Snapshot{Taken: time.Date(2025, 1, 1, 0, 10, 0, 0, time.UTC)}, nil, collector.Retention{})
+	run(t, s, "gone", &metric.Snapshot{Taken: time.Date(2025, 1, 1, 0, 10, 0, 0, time.UTC)}, nil, metric.Retention{})
 }
 
 func TestWebRole(t *testing.T) {
@@ -742,8 +736,8 @@ func TestWebRole(t *testing.T) {
 	s := openStore(t, testGroups())
 	ctx := t.Context()
 	// Tables created after setup, by pggraph.
-	run(t, s, "webby", &collector.Snapshot{Taken: time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)},
-		[]collector.Sample{{Group: "server", Key: "s", Seconds: 600, Values: []float64{1, 2, 3}}}, collector.Retention{})
+	run(t, s, "webby", &metric.Snapshot{Taken: time.Date(2025, 2, 1, 0, 0, 0, 0, time.UTC)},
+		[]metric.Sample{{Group: "server", Key: "s", Seconds: 600, Values: []float64{1, 2, 3}}}, metric.Retention{})
 	web := func(db string) *pgx.Conn {
 		srv := LocalServer(config.Local{Host: r.Central.Host, Port: r.Central.Port, User: "pggraph_web", Password: webPassword})
 		cc, err := srv.ConnConfig(db)

@@ -11,11 +11,11 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // Tx is one collection run's transaction in the samples database; it
-// implements collector.Tx. Begin returns it; Commit or Rollback ends it.
+// implements metric.Tx. Begin returns it; Commit or Rollback ends it.
 type Tx struct {
 	s  *Store
 	tx pgx.Tx
@@ -27,7 +27,7 @@ type Tx struct {
 
 // Previous returns the snapshot the last run saved, nil when the client
 // has never been collected.
-func (x *Tx) Previous(ctx context.Context) (*collector.Snapshot, error) {
+func (x *Tx) Previous(ctx context.Context) (*metric.Snapshot, error) {
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
 	var data []byte
@@ -60,7 +60,7 @@ type objectKey struct {
 // must be one of the Store's, with one value per column, and no object may
 // have two samples. Snapshot rows of other groups are kept in the state
 // only.
-func (x *Tx) Write(ctx context.Context, cur *collector.Snapshot, samples []collector.Sample) error {
+func (x *Tx) Write(ctx context.Context, cur *metric.Snapshot, samples []metric.Sample) error {
 	if cur == nil {
 		return errors.New("write: no snapshot")
 	}
@@ -98,7 +98,7 @@ ON CONFLICT (id) DO UPDATE SET taken = EXCLUDED.taken, snapshot = EXCLUDED.snaps
 }
 
 // checkSamples validates samples against the Store's groups.
-func (x *Tx) checkSamples(samples []collector.Sample) error {
+func (x *Tx) checkSamples(samples []metric.Sample) error {
 	seen := make(map[objectKey]bool, len(samples))
 	for _, sm := range samples {
 		g, ok := x.s.group(sm.Group)
@@ -123,7 +123,7 @@ func (x *Tx) checkSamples(samples []collector.Sample) error {
 // the last run, so rather than an INSERT … ON CONFLICT of every object
 // (which probes and rewrites each), it reads the known ones, inserts the
 // new, renames the renamed, and sets last_seen of the rest in one UPDATE.
-func (x *Tx) upsertObjects(ctx context.Context, cur *collector.Snapshot, samples []collector.Sample) (map[objectKey]int32, error) {
+func (x *Tx) upsertObjects(ctx context.Context, cur *metric.Snapshot, samples []metric.Sample) (map[objectKey]int32, error) {
 	type object struct{ name, parent string }
 	n := len(samples)
 	for _, rows := range cur.Rows {
@@ -238,7 +238,7 @@ FROM unnest($1::int[], $2::text[], $3::text[]) AS u(id, n, p) WHERE o.id = u.id`
 }
 
 // copySamples COPYs the samples of each group into its table at ts.
-func (x *Tx) copySamples(ctx context.Context, ts time.Time, samples []collector.Sample, ids map[objectKey]int32) error {
+func (x *Tx) copySamples(ctx context.Context, ts time.Time, samples []metric.Sample, ids map[objectKey]int32) error {
 	byGroup := map[string][]int{}
 	for i, sm := range samples {
 		byGroup[sm.Group] = append(byGroup[sm.Group], i)
@@ -295,10 +295,10 @@ func validUTF8(s string) string {
 // "Retention". Zero fields of keep take DefaultRetention's. Retention is
 // measured back from the written snapshot's time (from the transaction's
 // start when nothing was written).
-func (x *Tx) Maintain(ctx context.Context, keep collector.Retention) error {
+func (x *Tx) Maintain(ctx context.Context, keep metric.Retention) error {
 	ctx, cancel := context.WithTimeout(ctx, rollupTimeout)
 	defer cancel()
-	keep = WithDefaults(keep)
+	keep = keep.WithDefaults()
 	now := x.cur
 	if now.IsZero() {
 		if err := x.tx.QueryRow(ctx, `SELECT now()`).Scan(&now); err != nil {
@@ -322,9 +322,9 @@ func (x *Tx) Maintain(ctx context.Context, keep collector.Retention) error {
 		// (an hour closed), not on every run: a day row lags by an hour at
 		// most, and costs a sixth of the work and of the dead rows.
 		newHour := x.prev.IsZero() || !x.prev.Truncate(time.Hour).Equal(x.cur.Truncate(time.Hour))
-		dfrom, dto := from.Truncate(day), x.cur.Truncate(day).Add(day)
+		dfrom, dto := from.Truncate(metric.Day), x.cur.Truncate(metric.Day).Add(metric.Day)
 		if !x.prev.IsZero() && x.prev.Before(dfrom) {
-			dfrom = x.prev.Truncate(day)
+			dfrom = x.prev.Truncate(metric.Day)
 		}
 		for _, g := range x.s.groups {
 			queue("roll up "+x.t.hour(g.Name), hourSQL(x.t, g), from, to)
@@ -337,12 +337,12 @@ func (x *Tx) Maintain(ctx context.Context, keep collector.Retention) error {
 		queue("delete old rows of "+x.t.raw(g.Name), `DELETE FROM `+ident(x.t.raw(g.Name))+` WHERE ts < $1`,
 			now.Add(-keep.Raw).Truncate(time.Hour))
 		queue("delete old rows of "+x.t.hour(g.Name), `DELETE FROM `+ident(x.t.hour(g.Name))+` WHERE ts < $1`,
-			now.Add(-keep.Hourly).Truncate(day))
+			now.Add(-keep.Hourly).Truncate(metric.Day))
 		queue("delete old rows of "+x.t.day(g.Name), `DELETE FROM `+ident(x.t.day(g.Name))+` WHERE ts < $1`,
-			now.Add(-keep.Daily).Truncate(day))
+			now.Add(-keep.Daily).Truncate(metric.Day))
 	}
 	queue("delete old objects of "+x.t.object(), `DELETE FROM `+ident(x.t.object())+` WHERE last_seen < $1`,
-		now.Add(-max(keep.Raw, keep.Hourly, keep.Daily)).Truncate(day))
+		now.Add(-max(keep.Raw, keep.Hourly, keep.Daily)).Truncate(metric.Day))
 	return runBatch(ctx, x.tx, b, steps)
 }
 

@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // openUsers opens pggraph_users as pggraph (owner) or pggraph_web (web),
@@ -207,14 +207,14 @@ func TestLastCollected(t *testing.T) {
 		t.Errorf("LastCollected of an unknown client = %v, %v; want zero", got, err)
 	}
 	started := time.Date(2025, 4, 1, 10, 0, 0, 0, time.UTC)
-	if err := s.RecordRun(ctx, "lcfail", collector.RunRecord{Started: started, Outcome: collector.Failed, Error: "x"}); err != nil {
+	if err := s.RecordRun(ctx, "lcfail", metric.RunRecord{Started: started, Outcome: metric.Failed, Error: "x"}); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := s.LastCollected(ctx, "lcfail"); err != nil || !got.Equal(started) {
 		t.Errorf("LastCollected without state = %v, %v; want last_run %v", got, err, started)
 	}
 	taken := time.Date(2025, 4, 1, 10, 10, 0, 0, time.UTC)
-	run(t, s, "lcok", &collector.Snapshot{Taken: taken}, nil, collector.Retention{})
+	run(t, s, "lcok", &metric.Snapshot{Taken: taken}, nil, metric.Retention{})
 	if got, err := s.LastCollected(ctx, "lcok"); err != nil || !got.Equal(taken) {
 		t.Errorf("LastCollected = %v, %v; want %v", got, err, taken)
 	}

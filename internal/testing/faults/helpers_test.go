@@ -19,9 +19,9 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/testing/rig"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // clientConfig writes root/<prefix>/config.ini for a client reaching the
@@ -264,7 +264,7 @@ type sampleShape map[string]int
 // fingerprints of a normal run.
 func shapeOf(prefix string, before, after fingerprint) sampleShape {
 	s := sampleShape{}
-	for _, g := range collector.Groups() {
+	for _, g := range metric.Groups() {
 		name := prefix + "_" + g.Name
 		s[name] = after.tables[name].rows - before.tables[name].rows
 	}

@@ -17,8 +17,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/graph"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // resetStep is one interval of TestCounterResets: what happens on the
@@ -118,10 +118,10 @@ func TestCounterResets(t *testing.T) {
 	checked := 0
 	// The central tables.
 	for i, s := range resetSteps {
-		for _, g := range collector.Groups() {
+		for _, g := range metric.Groups() {
 			gap := slices.Contains(s.gaps, g.Name)
 			for _, c := range g.Columns {
-				if c.Kind != collector.Counter {
+				if c.Kind != metric.Counter {
 					continue
 				}
 				var nulls, values, negative int

@@ -85,7 +85,7 @@ func DeployDir() (string, error) {
 	if !ok {
 		return "", errors.New("find deploy/: no caller information")
 	}
-	d := filepath.Join(filepath.Dir(file), "..", "..", "deploy")
+	d := filepath.Join(filepath.Dir(file), "..", "..", "..", "deploy")
 	if _, err := os.Stat(filepath.Join(d, "apache", "pggraph.conf")); err != nil {
 		return "", fmt.Errorf("find deploy/: %w", err)
 	}

@@ -1,4 +1,4 @@
-package collector
+package metric
 
 // This file is pggraph's metric table: every group, its columns and its
 // SQL per minimum server_version_num. It is data; nothing else in the
@@ -73,12 +73,13 @@ func GroupByName(name string) (Group, bool) {
 // applies: the group does not exist on that server (pg_stat_wal before
 // 14), or the server is older than MinServerVersion.
 func (g Group) SQL(version int) (sql string, ok bool) {
-	q, ok := g.query(version)
+	q, ok := g.QueryFor(version)
 	return q.SQL, ok
 }
 
-// query returns the Query that SQL uses for version.
-func (g Group) query(version int) (Query, bool) {
+// QueryFor returns the Query whose SQL the group runs on a server of
+// version, and false when none applies (see SQL).
+func (g Group) QueryFor(version int) (Query, bool) {
 	var (
 		best  Query
 		found bool

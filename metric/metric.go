@@ -1,20 +1,18 @@
-// Package collector reads a client's PostgreSQL statistics and turns two
-// successive reads into samples: for a counter the growth over the interval
-// (NULL across a reset), for a gauge the value read.
+// Package metric is the vocabulary every step of pggraph shares: metric
+// groups with their columns, kinds and units and their SQL per minimum
+// server version (Groups), the snapshots and samples the collector derives
+// from them, retention and its defaults, the interfaces of the central
+// store a collection writes through, and the errors those steps share.
 //
-// What is read is data, not code: Groups lists every metric group with its
-// SQL per minimum server version, and which of its columns are counters and
-// which gauges. A run (Run) reads one Snapshot through the tunnel, then, in
-// one transaction of the Store, derives the samples from the previous
-// snapshot (Deltas) and writes both.
-package collector
+// It imports nothing of pggraph, so that the collector (which reads),
+// the store (which keeps) and the graphs and web pages (which draw) meet
+// here rather than in each other: the CGI links no SSH code.
+package metric
 
 import (
 	"context"
 	"errors"
 	"time"
-
-	"github.com/pggraph/pggraph/internal/config"
 )
 
 // Kind says how a column's values become samples.
@@ -133,24 +131,53 @@ type Sample struct {
 	Values   []float64
 }
 
-// Retention says how long the central database keeps each resolution.
+// Retention says how long the central database keeps each resolution. A
+// zero (or negative) field means its default (WithDefaults).
 type Retention struct {
 	Raw    time.Duration // raw samples (default 35 days)
 	Hourly time.Duration // hourly avg/min/max rollups (default 100 days)
 	Daily  time.Duration // daily avg/min/max rollups (default 5 years)
 }
 
-// RetentionOf is the retention a client's [pggraph] section sets
-// (keep_raw_days, keep_hourly_days, keep_daily_days).
-func RetentionOf(p config.PGGraph) Retention {
-	return Retention{Raw: p.KeepRaw, Hourly: p.KeepHourly, Daily: p.KeepDaily}
+// Day is a UTC day, the unit of retention settings: time.Truncate(Day)
+// gives midnight UTC.
+const Day = 24 * time.Hour
+
+// Default retention of each resolution: the defaults of config.ini's
+// keep_raw_days, keep_hourly_days and keep_daily_days.
+const (
+	DefaultRaw    = 35 * Day
+	DefaultHourly = 100 * Day
+	DefaultDaily  = 5 * 365 * Day
+)
+
+// DefaultRetention is what a zero Retention field means: raw samples 35
+// days, hourly rollups 100 days, daily rollups 5 years.
+func DefaultRetention() Retention {
+	return Retention{Raw: DefaultRaw, Hourly: DefaultHourly, Daily: DefaultDaily}
+}
+
+// WithDefaults returns keep with its zero (or negative) fields filled from
+// DefaultRetention.
+func (keep Retention) WithDefaults() Retention {
+	d := DefaultRetention()
+	if keep.Raw <= 0 {
+		keep.Raw = d.Raw
+	}
+	if keep.Hourly <= 0 {
+		keep.Hourly = d.Hourly
+	}
+	if keep.Daily <= 0 {
+		keep.Daily = d.Daily
+	}
+	return keep
 }
 
 // ErrLocked: another collection of the same client is running.
 var ErrLocked = errors.New("another collection of this client is running")
 
 // Store keeps samples: the central database, as the collector uses it.
-// internal/store implements it.
+// internal/store implements it; collector uses it.
 type Store interface {
 	// Lock takes the client's collection lock for the whole run. When
 	// another run holds it, Lock fails at once with an error wrapping

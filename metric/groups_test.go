@@ -1,4 +1,4 @@
-package collector
+package metric_test
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pggraph/pggraph/metric"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -38,11 +40,11 @@ var (
 // TestMetricGroupsInvariants walks the whole table: names, scopes, kinds,
 // units, help and the order of the queries.
 func TestMetricGroupsInvariants(t *testing.T) {
-	groups := Groups()
+	groups := metric.Groups()
 	if len(groups) == 0 {
 		t.Fatal("Groups() is empty")
 	}
-	units := []Unit{Count, Bytes, Blocks, Seconds, Milliseconds, XIDs, Boolean}
+	units := []metric.Unit{metric.Count, metric.Bytes, metric.Blocks, metric.Seconds, metric.Milliseconds, metric.XIDs, metric.Boolean}
 	seenGroup := map[string]bool{}
 	for i, g := range groups {
 		t.Run(fmt.Sprintf("%d_%s", i, g.Name), func(t *testing.T) {
@@ -53,7 +55,7 @@ func TestMetricGroupsInvariants(t *testing.T) {
 				t.Errorf("group name %q used twice", g.Name)
 			}
 			seenGroup[g.Name] = true
-			if g.Scope != Server && g.Scope != Database {
+			if g.Scope != metric.Server && g.Scope != metric.Database {
 				t.Errorf("scope %d: want Server or Database", g.Scope)
 			}
 			if g.Help == "" || strings.Contains(g.Help, "\n") {
@@ -75,7 +77,7 @@ func TestMetricGroupsInvariants(t *testing.T) {
 					t.Errorf("column %q: used twice", c.Name)
 				}
 				seenCol[c.Name] = true
-				if c.Kind != Counter && c.Kind != Gauge {
+				if c.Kind != metric.Counter && c.Kind != metric.Gauge {
 					t.Errorf("column %q: kind %d, want Counter or Gauge", c.Name, c.Kind)
 				}
 				if !slices.Contains(units, c.Unit) {
@@ -88,8 +90,8 @@ func TestMetricGroupsInvariants(t *testing.T) {
 			if len(g.Queries) == 0 {
 				t.Fatal("no queries")
 			}
-			if g.Queries[0].MinVersion < MinServerVersion {
-				t.Errorf("first query for %d: below MinServerVersion %d", g.Queries[0].MinVersion, MinServerVersion)
+			if g.Queries[0].MinVersion < metric.MinServerVersion {
+				t.Errorf("first query for %d: below MinServerVersion %d", g.Queries[0].MinVersion, metric.MinServerVersion)
 			}
 			for j, q := range g.Queries {
 				if strings.TrimSpace(q.SQL) == "" {
@@ -102,13 +104,13 @@ func TestMetricGroupsInvariants(t *testing.T) {
 					t.Errorf("query %d: MinVersion %d not above %d", j, q.MinVersion, g.Queries[j-1].MinVersion)
 				}
 			}
-			got, ok := GroupByName(g.Name)
+			got, ok := metric.GroupByName(g.Name)
 			if !ok || got.Name != g.Name || len(got.Columns) != len(g.Columns) {
 				t.Errorf("GroupByName(%q) = %q, %v", g.Name, got.Name, ok)
 			}
 		})
 	}
-	if _, ok := GroupByName("nosuch"); ok {
+	if _, ok := metric.GroupByName("nosuch"); ok {
 		t.Error(`GroupByName("nosuch") found a group`)
 	}
 }
@@ -131,17 +133,17 @@ func TestMetricVersionChoice(t *testing.T) {
 		"index":       {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 	}
 	var names []string
-	for _, g := range Groups() {
+	for _, g := range metric.Groups() {
 		names = append(names, g.Name)
 	}
 	if got := slices.Sorted(maps.Keys(want)); !slices.Equal(got, slices.Sorted(slices.Values(names))) {
 		t.Fatalf("groups %v, table covers %v", names, got)
 	}
-	for _, g := range Groups() {
+	for _, g := range metric.Groups() {
 		for i, v := range versions {
 			t.Run(fmt.Sprintf("%s/%d", g.Name, v), func(t *testing.T) {
 				sql, ok := g.SQL(v)
-				q, qok := g.query(v)
+				q, qok := g.QueryFor(v)
 				if !ok || !qok || sql != q.SQL || sql == "" {
 					t.Fatalf("SQL(%d) = ok %v (query ok %v)", v, ok, qok)
 				}
@@ -178,7 +180,7 @@ func TestMetricVersionChoice(t *testing.T) {
 		{"slot", 130000, []string{"s.safe_wal_size"}, nil},
 	}
 	for _, c := range contains {
-		g, _ := GroupByName(c.group)
+		g, _ := metric.GroupByName(c.group)
 		sql, _ := g.SQL(c.version)
 		for _, s := range c.has {
 			if !strings.Contains(sql, s) {
@@ -197,7 +199,7 @@ func TestMetricVersionChoice(t *testing.T) {
 // query needs 14: nothing below it, the highest MinVersion <= version
 // above, whatever the order of Queries.
 func TestMetricGroupSQLChoice(t *testing.T) {
-	g := Group{Name: "x", Queries: []Query{{MinVersion: 170000, SQL: "17"}, {MinVersion: 140000, SQL: "14"}}}
+	g := metric.Group{Name: "x", Queries: []metric.Query{{MinVersion: 170000, SQL: "17"}, {MinVersion: 140000, SQL: "14"}}}
 	for _, tc := range []struct {
 		version int
 		want    string
@@ -215,7 +217,7 @@ func TestMetricGroupSQLChoice(t *testing.T) {
 			t.Errorf("SQL(%d) = %q, %v; want %q, %v", tc.version, got, ok, tc.want, tc.ok)
 		}
 	}
-	if _, ok := (Group{}).SQL(170000); ok {
+	if _, ok := (metric.Group{}).SQL(170000); ok {
 		t.Error("a group without queries has SQL")
 	}
 }
@@ -256,7 +258,7 @@ var metricNumericOIDs = []uint32{pgtype.Int2OID, pgtype.Int4OID, pgtype.Int8OID,
 // (timestamptz) first, in that order, then exactly the group's columns by
 // name, in any order, each numeric and decoded as float64; key never NULL
 // and unique.
-func metricRun(ctx context.Context, t *testing.T, conn *pgx.Conn, g Group, sql string) []metricRow {
+func metricRun(ctx context.Context, t *testing.T, conn *pgx.Conn, g metric.Group, sql string) []metricRow {
 	t.Helper()
 	rows, err := conn.Query(ctx, sql)
 	if err != nil {
@@ -472,13 +474,13 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 	// Every query meant for this server or an older one runs and keeps
 	// the contract; later ones at least parse.
 	results := map[string][]metricRow{}
-	for _, g := range Groups() {
+	for _, g := range metric.Groups() {
 		for _, q := range g.Queries {
 			name := fmt.Sprintf("%s/%d", g.Name, q.MinVersion)
 			if q.MinVersion <= version {
 				t.Run("run/"+name, func(t *testing.T) {
 					rows := metricRun(ctx, t, mon, g, q.SQL)
-					if chosen, _ := g.query(version); chosen.MinVersion == q.MinVersion {
+					if chosen, _ := g.QueryFor(version); chosen.MinVersion == q.MinVersion {
 						results[g.Name] = rows
 					}
 				})
@@ -506,7 +508,7 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 			cfg := metricMonitorConfig(t, pg, metricTestDB)
 			cfg.RuntimeParams["search_path"] = fmt.Sprintf("pg%d, pg_catalog", v)
 			conn := metricConnect(ctx, t, cfg)
-			for _, g := range Groups() {
+			for _, g := range metric.Groups() {
 				sql, ok := g.SQL(v)
 				if !ok {
 					t.Errorf("%s: no SQL for %d", g.Name, v)
@@ -589,7 +591,7 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 	})
 
 	t.Run("counters", func(t *testing.T) {
-		g, _ := GroupByName("table")
+		g, _ := metric.GroupByName("table")
 		sql, _ := g.SQL(version)
 		read := func() float64 {
 			t.Helper()
@@ -633,7 +635,7 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 				t.Errorf("waiting session: %v", err)
 			}
 		})
-		g, _ := GroupByName("activity")
+		g, _ := metric.GroupByName("activity")
 		sql, _ := g.SQL(version)
 		var row metricRow
 		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -682,7 +684,7 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 			}
 			t.Cleanup(func() { c.Close(context.WithoutCancel(ctx)) })
 		}
-		g, _ := GroupByName("replication")
+		g, _ := metric.GroupByName("replication")
 		sql, _ := g.SQL(version)
 		rows := metricRun(ctx, t, mon, g, sql)
 		var keys []string
@@ -721,7 +723,7 @@ END $$`, i+1, i+250)); err != nil {
 		t.Logf("created 1000 tables in %v", time.Since(t1).Round(time.Millisecond))
 		conn := metricConnect(ctx, t, metricMonitorConfig(t, pg, perfDB))
 		var perDB, server time.Duration
-		for _, g := range Groups() {
+		for _, g := range metric.Groups() {
 			sql, _ := g.SQL(version)
 			best := time.Duration(math.MaxInt64)
 			var n int
@@ -734,7 +736,7 @@ END $$`, i+1, i+250)); err != nil {
 			if want := map[string]int{"table": 1000, "index": 2000}[g.Name]; n < want {
 				t.Errorf("%s: %d rows, want at least %d", g.Name, n, want)
 			}
-			if g.Scope == Database {
+			if g.Scope == metric.Database {
 				perDB += best
 			} else {
 				server += best
