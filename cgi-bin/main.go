@@ -25,7 +25,7 @@
 // /<www_path>/index.cgi for development, reading -config FILE; -user U
 // acts as REMOTE_USER (no password is checked: keep ADDR on loopback).
 //
-// Query strings (see DESIGN.md "Web"): page=tables|table, db, table,
+// Query strings (README.md, "Web pages"): page=tables|table, db, table,
 // p, sort=busiest|size|dead, graph, range=day|week|month|year|custom,
 // from, to, format=png|csv, width, height. Anything else — an unknown,
 // repeated, empty or oversized parameter, a bad value — is 400; an unknown

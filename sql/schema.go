@@ -1,7 +1,7 @@
 // Package schema holds the SQL that builds pggraph's three central
 // databases, as versioned files embedded in every binary that needs them.
 //
-// It lives in the directory sql/ (DESIGN.md's layout) but is named schema,
+// It lives in the directory sql/, where the original kept its SQL, but is named schema,
 // so that importing it does not shadow database/sql:
 //
 //	import "github.com/pggraph/pggraph/sql"   // package schema
