@@ -9,11 +9,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/pggraph/pggraph/metric"
-
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
+
+	"github.com/pggraph/pggraph/metric"
 )
 
 // Remote opens connections to the client's databases (through the tunnel,

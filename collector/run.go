@@ -8,13 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pggraph/pggraph/metric"
-
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/logging"
+	"github.com/pggraph/pggraph/metric"
 	"github.com/pggraph/pggraph/tunnel"
 )
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"github.com/pggraph/pggraph/internal/testing/centraltest"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/internal/testing/centraltest"
 	"github.com/pggraph/pggraph/internal/testing/rig"
 	"github.com/pggraph/pggraph/tunnel"
 )

@@ -14,13 +14,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pggraph/pggraph/metric"
-
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pggraph/pggraph/internal/testing/rig"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // The central store names tables <prefix>_<group>_hour (prefix: up to 31

@@ -13,15 +13,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pggraph/pggraph/internal/testing/centraltest"
-	"github.com/pggraph/pggraph/metric"
-
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/internal/testing/centraltest"
 	"github.com/pggraph/pggraph/internal/testing/rig"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // binary is ./bin/pggraph-collect, rebuilt by TestMain.

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/pggraph/pggraph/internal/testing/centraltest"
 	"html"
 	"image/png"
 	"os"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/internal/testing/centraltest"
 	"github.com/pggraph/pggraph/internal/testing/rig"
 )
 
