@@ -18,7 +18,6 @@ import (
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
 	"github.com/pggraph/pggraph/metric"
-	"github.com/pggraph/pggraph/tunnel"
 )
 
 // DefaultMainCGI is where the original layout installs pggraph.cgi.
@@ -241,48 +240,6 @@ func listPrefixes(ctx context.Context, open func(context.Context, config.Local) 
 		out[i] = cl.Prefix
 	}
 	return out, nil
-}
-
-// trustHost makes sure known_hosts vouches for addr, reached with dial,
-// asking the operator to trust an unknown key.
-func trustHost(ctx context.Context, opt Options, c *config.Config, addr string, dial dialFunc) error {
-	if c.SSH.KnownHosts == "" {
-		return errors.New("no known_hosts file: the running user's home directory is unknown")
-	}
-	key, err := fetchHostKey(ctx, addr, c.SSH.KnownHosts, hostKeyTimeout, dial)
-	if err != nil {
-		return err
-	}
-	ok, err := knownKey(c.SSH.KnownHosts, addr, key)
-	if err != nil || ok {
-		return err
-	}
-	fmt.Fprintf(opt.Stdout, "The host key of %s is not in %s.\nIts fingerprint is %s %s.\n", addr, c.SSH.KnownHosts, key.Type(), sshFingerprint(key))
-	yes, err := opt.Prompter.Confirm(TrustPrompt, false, "Compare the fingerprint with the server's own (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on it). Only yes adds it to known_hosts.")
-	if err != nil {
-		return err
-	}
-	if !yes {
-		return fmt.Errorf("host key of %s not trusted: verify it and add it to %s", addr, c.SSH.KnownHosts)
-	}
-	return addKnownHost(c.SSH.KnownHosts, addr, key)
-}
-
-// trustSecondHost makes sure known_hosts vouches for a twin tunnel's
-// database host, whose sshd is reached through the bastion (already
-// trusted) as the collector will reach it.
-func trustSecondHost(ctx context.Context, opt Options, c *config.Config) error {
-	tc := tunnel.FromConfig(c, opt.AgentSocket)
-	tc.Hops = tc.Hops[:1]
-	if tc.Timeout <= 0 || tc.Timeout > hostKeyTimeout {
-		tc.Timeout = hostKeyTimeout
-	}
-	bastion, err := tunnel.Open(ctx, tc)
-	if err != nil {
-		return fmt.Errorf("fetch host key of %s through the bastion: %w", c.SSH.SecondAddr(), err)
-	}
-	defer bastion.Close()
-	return trustHost(ctx, opt, c, c.SSH.SecondAddr(), bastion.DialContext)
 }
 
 // install creates the directory, config.ini, the symlink, the tables and the

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -51,7 +52,7 @@ func newAuth(cfg Config, log *slog.Logger) (*auth, error) {
 		}
 	}
 	if cfg.Keyfile != "" {
-		s, err := loadKey(cfg.Keyfile)
+		s, err := LoadKey(cfg.Keyfile)
 		switch {
 		case err == nil:
 			signers = append(signers, s)
@@ -113,9 +114,14 @@ func (a *auth) explain(err error) error {
 	return err
 }
 
-// loadKey reads a private key file, with an actionable error for each way it
-// can be unusable.
-func loadKey(path string) (ssh.Signer, error) {
+// newKeyAdvice ends the message of a key file that cannot be used.
+const newKeyAdvice = "create an ed25519 key (ssh-keygen -t ed25519) and authorize it on the server"
+
+// LoadKey reads a private key file as Open does for Config.Keyfile, with
+// an actionable error for each way it can be unusable: missing, DSA
+// (ErrDSAKey), protected by a passphrase (ErrPassphrase), unreadable, or
+// of a type pggraph does not use (ed25519, ECDSA and RSA are used).
+func LoadKey(path string) (ssh.Signer, error) {
 	data, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -124,7 +130,7 @@ func loadKey(path string) (ssh.Signer, error) {
 		return nil, fmt.Errorf("ssh keyfile: %w", err)
 	}
 	if isDSA(data) {
-		return nil, fmt.Errorf("ssh keyfile %s: %w: create an ed25519 key (ssh-keygen -t ed25519) and authorize it on the server", path, ErrDSAKey)
+		return nil, fmt.Errorf("ssh keyfile %s: %w: %s", path, ErrDSAKey, newKeyAdvice)
 	}
 	s, err := ssh.ParsePrivateKey(data)
 	var pe *ssh.PassphraseMissingError
@@ -134,7 +140,18 @@ func loadKey(path string) (ssh.Signer, error) {
 	case err != nil:
 		return nil, fmt.Errorf("ssh keyfile %s: not a usable private key: %w", path, err)
 	}
+	if err := usedKeyType(s.PublicKey()); err != nil {
+		return nil, fmt.Errorf("ssh keyfile %s: %w", path, err)
+	}
 	return s, nil
+}
+
+// usedKeyType refuses a key of a type pggraph does not use (see keyTypes).
+func usedKeyType(k ssh.PublicKey) error {
+	if slices.Contains(keyTypes(), k.Type()) {
+		return nil
+	}
+	return fmt.Errorf("key type %s is not used: %s", k.Type(), newKeyAdvice)
 }
 
 // isDSA reports whether a key file holds a DSA key, in PEM or in OpenSSH's

@@ -136,7 +136,7 @@ func Open(ctx context.Context, cfg Config) (*Tunnel, error) {
 		return nil, errors.New("tunnel: no ssh user")
 	}
 
-	hk, err := newHostKeys(cfg.KnownHosts)
+	hk, err := newHostKeys(cfg.KnownHosts, false)
 	if err != nil {
 		return nil, err
 	}
@@ -181,11 +181,13 @@ func hopName(i, n int) string {
 }
 
 // stepError names the hop and the step that failed; a context deadline
-// becomes ErrTimeout with the configured delay. The dialer's own deadline
-// (an i/o timeout) can fire a moment before the context reports it, so both
-// count.
+// becomes ErrTimeout with the configured delay, except after a host-key
+// verdict (fetching an unknown host's other keys may use up the time).
+// The dialer's own deadline (an i/o timeout) can fire a moment before the
+// context reports it, so both count.
 func (t *Tunnel) stepError(ctx context.Context, hop, addr, step string, err error) error {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
+	var he *HostKeyError
+	if !errors.As(err, &he) && (errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded)) {
 		err = fmt.Errorf("%w within %s (delay)", ErrTimeout, t.cfg.Timeout)
 	}
 	return fmt.Errorf("%s %s: %s: %w", hop, addr, step, err)
@@ -196,31 +198,18 @@ func (t *Tunnel) stepError(ctx context.Context, hop, addr, step string, err erro
 func (t *Tunnel) dialHop(ctx context.Context, i int, addr string, hk *hostKeys, auth *auth) (*ssh.Client, error) {
 	hop := hopName(i, len(t.cfg.Hops))
 	start := time.Now()
-	var (
-		conn net.Conn
-		err  error
-		step = "tcp connect"
-	)
-	if i == 0 {
-		var d net.Dialer
-		conn, err = d.DialContext(ctx, "tcp", addr)
-	} else {
-		step = "forward via " + hopName(i-1, len(t.cfg.Hops))
-		conn, err = t.clients[i-1].DialContext(ctx, "tcp", addr)
-		err = forwardError(err)
+	var d net.Dialer
+	dial, step := DialFunc(d.DialContext), "tcp connect"
+	if i > 0 {
+		dial, step = t.clients[i-1].DialContext, "forward via "+hopName(i-1, len(t.cfg.Hops))
 	}
+	conn, err := dial(ctx, "tcp", addr)
 	if err != nil {
-		return nil, t.stepError(ctx, hop, addr, step, err)
+		return nil, t.stepError(ctx, hop, addr, step, forwardError(err))
 	}
-	cc := &ssh.ClientConfig{
-		User:              t.cfg.User,
-		Auth:              auth.methods,
-		HostKeyCallback:   hk.callback,
-		HostKeyAlgorithms: hk.algorithms(addr),
-	}
-	client, err := handshake(ctx, conn, addr, cc)
+	client, err := handshake(ctx, conn, addr, hk.clientConfig(addr, t.cfg.User, auth.methods))
 	if err != nil {
-		return nil, t.stepError(ctx, hop, addr, "ssh handshake", auth.explain(err))
+		return nil, t.stepError(ctx, hop, addr, "ssh handshake", verdict(ctx, auth.explain(err), addr, dial))
 	}
 	t.log.Debug("ssh hop open", "hop", hop, "addr", addr, "took", time.Since(start).Round(time.Millisecond))
 	return client, nil
