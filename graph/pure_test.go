@@ -71,6 +71,9 @@ func TestParseRange(t *testing.T) {
 			if got.From.Location() != time.UTC || got.To.Location() != time.UTC {
 				t.Errorf("times not in UTC: %v", got)
 			}
+			if !got.Now.Equal(now) {
+				t.Errorf("ParseRange's Now = %v, want %v", got.Now, now)
+			}
 		})
 	}
 }
@@ -106,7 +109,8 @@ func TestResolutionAndBucket(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := resolution(tt.r, now)
+			tt.r.Now = now
+			res := resolution(tt.r)
 			if res != tt.res {
 				t.Errorf("resolution = %s, want %s", res, tt.res)
 			}
@@ -122,6 +126,12 @@ func TestResolutionAndBucket(t *testing.T) {
 				t.Errorf("%d points for %d pixels", n, w)
 			}
 		})
+	}
+	// Without Now, retention counts back from the range's end: a day
+	// that ended 39 days ago was raw then.
+	old := Range{Name: "custom", From: now.AddDate(0, 0, -40), To: now.AddDate(0, 0, -39)}
+	if res := resolution(old); res != store.ResolutionRaw {
+		t.Errorf("resolution without Now = %s, want raw", res)
 	}
 }
 
