@@ -45,6 +45,9 @@ type samples interface {
 	// LastCollected is when the client's data last changed (zero when
 	// never).
 	LastCollected(ctx context.Context, prefix string) (time.Time, error)
+	// DataSince is when the client's oldest kept sample starts (zero
+	// when it has none); pages read it, images never.
+	DataSince(ctx context.Context, prefix string) (time.Time, error)
 	Close(ctx context.Context) error
 }
 

@@ -27,6 +27,7 @@ import (
 // shop (tables t0…t8 and a hostile one) and crm; no other.
 type fakeSamples struct {
 	last   time.Time
+	since  time.Time           // DataSince
 	tables map[string][]string // by database
 	// panicDB makes any read of that database panic (an internal fault).
 	panicDB string
@@ -43,6 +44,7 @@ func newFakeSamples() *fakeSamples {
 	}
 	return &fakeSamples{
 		last:   now.Add(-3 * time.Minute),
+		since:  now.AddDate(0, -1, 0),
 		tables: map[string][]string{"shop": shop, "crm": {"public.contacts"}},
 		closed: new(int), mu: new(sync.Mutex),
 	}
@@ -110,6 +112,10 @@ func (f *fakeSamples) IndexStats(ctx context.Context, prefix, db, table string, 
 
 func (f *fakeSamples) LastCollected(ctx context.Context, prefix string) (time.Time, error) {
 	return f.last, nil
+}
+
+func (f *fakeSamples) DataSince(ctx context.Context, prefix string) (time.Time, error) {
+	return f.since, nil
 }
 
 func (f *fakeSamples) Close(ctx context.Context) error {
@@ -483,4 +489,102 @@ func FuzzHandler(f *testing.F) {
 			t.Fatalf("%q: page holds <script", query)
 		}
 	})
+}
+
+// TestHandlerYoungClient: every page says since when the client has
+// data, with a link to that span; a page asked for without a range opens
+// on that span while the client is younger than the default day, and
+// says so; an explicit range is kept.
+func TestHandlerYoungClient(t *testing.T) {
+	const base = "/pggraph/acme/index.cgi"
+	young := now.Add(-25*time.Minute - 400*time.Millisecond) // 11:34:59.6
+	const (
+		youngFrom = "2025-06-15T11%3A34%3A59Z"
+		youngText = "data since 2025-06-15 11:34 UTC"
+		note      = "less than a day ago: the graphs show all of it"
+	)
+	tests := []struct {
+		name, target string
+		since        time.Time
+		want, not    []string // in the page, not in it
+	}{
+		{"young overview", base, young,
+			[]string{
+				`<a href="` + base + `?range=custom&amp;from=` + youngFrom + `">` + youngText + `</a>`,
+				"This client's data starts 2025-06-15 11:34 UTC, " + note,
+				"2025-06-15 11:34 – 2025-06-15 12:00 UTC",
+				`src="` + base + `?graph=connections&amp;range=custom&amp;from=` + youngFrom + `"`,
+				`href="` + base + `?page=tables&amp;db=shop"`, // links carry no range
+				`name="from" value="2025-06-15"`,
+			},
+			[]string{"<strong>day</strong>", "graph=connections&amp;range=day"}},
+		{"young tables page", base + "?page=tables&db=shop", young,
+			[]string{
+				`<a href="` + base + `?page=tables&amp;db=shop&amp;range=custom&amp;from=` + youngFrom + `">` + youngText + `</a>`,
+				note,
+				`src="` + base + `?graph=db_transactions&amp;db=shop&amp;range=custom&amp;from=` + youngFrom + `"`,
+				`class="thumb" src="` + base + `?graph=table_tuples&amp;db=shop&amp;table=`,
+				`rel="next" href="` + base + `?page=tables&amp;db=shop&amp;p=2"`,
+			},
+			[]string{"<strong>day</strong>", "graph=db_transactions&amp;db=shop&amp;range=day"}},
+		{"young table page", base + "?page=table&db=shop&table=public.t1", young,
+			[]string{note, `src="` + base + `?graph=table_tuples&amp;db=shop&amp;table=public.t1&amp;range=custom&amp;from=` + youngFrom + `"`},
+			[]string{"<strong>day</strong>", "graph=table_tuples&amp;db=shop&amp;table=public.t1&amp;range=day"}},
+		{"young, an explicit day", base + "?range=day", young,
+			[]string{youngText, "<strong>day</strong>", `src="` + base + `?graph=connections&amp;range=day"`},
+			[]string{note, "graph=connections&amp;range=custom"}},
+		{"young, its own span", base + "?range=custom&from=" + youngFrom, young,
+			[]string{youngText, `src="` + base + `?graph=connections&amp;range=custom&amp;from=` + youngFrom + `"`},
+			[]string{note, "<strong>"}},
+		{"a month old", base, now.AddDate(0, -1, 0),
+			[]string{`<a href="` + base + `?range=custom&amp;from=2025-05-15T12%3A00%3A00Z">data since 2025-05-15 12:00 UTC</a>`,
+				"<strong>day</strong>", `src="` + base + `?graph=connections&amp;range=day"`},
+			[]string{note}},
+		{"a day old to the second", base, now.Add(-24 * time.Hour),
+			[]string{"data since 2025-06-14 12:00 UTC", "<strong>day</strong>"},
+			[]string{note}},
+		{"no samples yet", base, time.Time{},
+			[]string{"<strong>day</strong>"},
+			[]string{"data since", note}},
+		{"data from after now (clocks apart)", base, now.Add(time.Minute),
+			[]string{"<strong>day</strong>"},
+			[]string{"data since", note}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newFakeSamples()
+			src.since = tc.since
+			h := testHandler(t, src, &fakeUsers{}, nil)
+			w := get(h, tc.target, "alice")
+			page := w.Body.String()
+			if w.Code != 200 {
+				t.Fatalf("%d %s", w.Code, page)
+			}
+			for _, s := range tc.want {
+				if !strings.Contains(page, s) {
+					t.Errorf("page lacks %s", s)
+				}
+			}
+			for _, s := range tc.not {
+				if strings.Contains(page, s) {
+					t.Errorf("page holds %s", s)
+				}
+			}
+			// Each image of the page and the data-since link answer
+			// 200; the link's page shows the span and no note.
+			for _, u := range attrs(page, "src") {
+				if w := get(h, u, "alice"); w.Code != 200 || w.Header().Get("Content-Type") != "image/png" {
+					t.Errorf("%s: %d %s", u, w.Code, w.Header().Get("Content-Type"))
+				}
+			}
+			if !strings.Contains(page, "data since") {
+				return
+			}
+			link := html.UnescapeString(regexp.MustCompile(`<a href="([^"]*)">data since`).FindStringSubmatch(page)[1])
+			w = get(h, link, "alice")
+			if w.Code != 200 || strings.Contains(w.Body.String(), note) {
+				t.Errorf("%s: %d, note shown %v", link, w.Code, strings.Contains(w.Body.String(), note))
+			}
+		})
+	}
 }

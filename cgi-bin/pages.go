@@ -97,6 +97,11 @@ type view struct {
 	Custom    customRange
 	RangeText string
 	Updated   string
+	// Since links to the span of all the client's data ("" Href when it
+	// has none); Young says the page opened on it rather than on the
+	// default range.
+	Since     link
+	Young     bool
 	Graphs    []graphImage
 	Databases []dbLinks // overview
 	// Tables page.
@@ -185,14 +190,48 @@ func thumbGraph() (graph.Def, bool) {
 	return first, found
 }
 
-// page renders an HTML page.
+// timeText is how pages show a time: 2026-12-06 14:20 UTC.
+func timeText(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// sinceParam is from= of the span of all the data since t: t to the
+// second, rounded down so that the span holds t.
+func sinceParam(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
+
+// opening returns what a page shows: the request's range, or, when the
+// request names no range (the default day) and the client's data starts
+// after that range would (a client younger than a day), the span since
+// its data starts, and true. The request's range parameters, which the
+// page's links carry, stay as given.
+func opening(req request, since time.Time) (request, bool) {
+	if req.RangeName != "" || req.From != "" || req.To != "" || since.IsZero() || !since.After(req.Range.From) {
+		return req, false
+	}
+	from := sinceParam(since)
+	r, err := graph.ParseRange(graph.RangeCustom, from, "", req.Range.Now)
+	if err != nil { // data from after now: the collector's clock is ahead
+		return req, false
+	}
+	r.Keep = req.Range.Keep
+	shown := req
+	shown.RangeName, shown.From, shown.Range = graph.RangeCustom, from, r
+	return shown, true
+}
+
+// page renders an HTML page: over the request's range, or for a young
+// client over all its data (opening).
 func (h *handler) page(ctx context.Context, src samples, req request, last time.Time) ([]byte, *httpError) {
 	base := h.site.base()
 	v := view{Title: h.site.Title, Updated: "never"}
 	if !last.IsZero() {
-		v.Updated = last.UTC().Format("2006-01-02 15:04 UTC")
+		v.Updated = timeText(last)
 	}
-	v.RangeText = rangeText(req.Range)
+	since, err := src.DataSince(ctx, h.site.Prefix)
+	if err != nil {
+		return nil, &httpError{http.StatusInternalServerError, err.Error()}
+	}
+	shown, young := opening(req, since)
+	v.Young = young
+	v.RangeText = rangeText(shown.Range)
 	overview := link{Text: "Overview", Href: query(base, pageRange(req)...)}
 
 	// Range links keep the page, its database, table and order; a new
@@ -210,12 +249,16 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 	for _, name := range []string{graph.RangeDay, graph.RangeWeek, graph.RangeMonth, graph.RangeYear} {
 		v.Ranges = append(v.Ranges, link{
 			Text: name, Href: query(base, append(append([]string{}, here...), "range", name)...),
-			Current: req.Range.Name == name && req.To == "",
+			Current: shown.Range.Name == name && req.To == "",
 		})
 	}
+	if !since.IsZero() && since.Before(req.Range.Now) {
+		v.Since = link{Text: timeText(since),
+			Href: query(base, append(append([]string{}, here...), "range", graph.RangeCustom, "from", sinceParam(since))...)}
+	}
 	v.Custom = customRange{Action: base,
-		From: req.Range.From.UTC().Format(time.DateOnly),
-		To:   req.Range.To.UTC().Add(-time.Nanosecond).Format(time.DateOnly)}
+		From: shown.Range.From.UTC().Format(time.DateOnly),
+		To:   shown.Range.To.UTC().Add(-time.Nanosecond).Format(time.DateOnly)}
 	for i := 0; i+1 < len(here); i += 2 {
 		if here[i+1] != "" {
 			v.Custom.Hidden = append(v.Custom.Hidden, field{here[i], here[i+1]})
@@ -226,7 +269,7 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 	case pageOverview:
 		v.Heading = "Server overview"
 		v.Crumbs = []link{{Text: "Overview", Current: true}}
-		v.Graphs = h.images(req, graph.Server, "", "")
+		v.Graphs = h.images(shown, graph.Server, "", "")
 		dbs, err := graph.Databases(ctx, src, h.site.Prefix)
 		if herr := dataError(err, req); herr != nil {
 			return nil, herr
@@ -241,12 +284,12 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 			v.Empty = "No database has samples yet: graphs appear after the second collection."
 		}
 	case pageTables:
-		if herr := h.tablesPage(ctx, src, req, &v); herr != nil {
+		if herr := h.tablesPage(ctx, src, req, shown, &v); herr != nil {
 			return nil, herr
 		}
 		v.Crumbs = []link{overview, {Text: req.DB, Current: true}}
 	case pageTable:
-		idx, err := graph.Indexes(ctx, src, h.site.Prefix, req.DB, req.Table, req.Range)
+		idx, err := graph.Indexes(ctx, src, h.site.Prefix, req.DB, req.Table, shown.Range)
 		if herr := dataError(err, req); herr != nil {
 			return nil, herr
 		}
@@ -255,7 +298,7 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		v.Crumbs = []link{overview,
 			{Text: req.DB, Href: query(base, append([]string{"page", pageTables, "db", req.DB}, pageRange(req)...)...)},
 			{Text: req.Table, Current: true}}
-		v.Graphs = h.images(req, graph.Table, req.DB, req.Table)
+		v.Graphs = h.images(shown, graph.Table, req.DB, req.Table)
 		v.ShowIndex = true
 		for _, x := range idx {
 			v.Indexes = append(v.Indexes, indexRow{Name: x.Name, Scans: count(x.Scans), Size: bytesText(x.Size), Unused: x.Unused})
@@ -273,11 +316,12 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 }
 
 // tablesPage fills v with a database's graphs (page 1) and one page of
-// its tables, max_images of them.
-func (h *handler) tablesPage(ctx context.Context, src samples, req request, v *view) *httpError {
+// its tables, max_images of them, over the range shown (its links carry
+// req's).
+func (h *handler) tablesPage(ctx context.Context, src samples, req, shown request, v *view) *httpError {
 	base := h.site.base()
 	n := h.site.MaxImages
-	tables, total, err := graph.Tables(ctx, src, h.site.Prefix, req.DB, req.Sort, req.Range, (req.Page-1)*n, n)
+	tables, total, err := graph.Tables(ctx, src, h.site.Prefix, req.DB, req.Sort, shown.Range, (req.Page-1)*n, n)
 	if herr := dataError(err, req); herr != nil {
 		return herr
 	}
@@ -288,7 +332,7 @@ func (h *handler) tablesPage(ctx context.Context, src samples, req request, v *v
 	v.Heading = "Database " + req.DB
 	v.DB, v.TableCount, v.PageN, v.Pages = req.DB, total, req.Page, pages
 	if req.Page == 1 {
-		v.Graphs = h.images(req, graph.Database, req.DB, "")
+		v.Graphs = h.images(shown, graph.Database, req.DB, "")
 	}
 	sortParam := func(s string) string {
 		if s == sortBusiest {
@@ -319,7 +363,7 @@ func (h *handler) tablesPage(ctx context.Context, src samples, req request, v *v
 			Href: query(base, append([]string{"page", pageTable, "db", req.DB, "table", t.Name}, pageRange(req)...)...),
 		}
 		if ok {
-			row.Image = h.image(req, thumb, req.DB, t.Name, thumbWidth, thumbHeight)
+			row.Image = h.image(shown, thumb, req.DB, t.Name, thumbWidth, thumbHeight)
 		}
 		v.Tables = append(v.Tables, row)
 	}

@@ -63,6 +63,7 @@ const (
 	webPassword   = "web-pw-9zQ"
 	alicePassword = "alice pw: ok"
 	bobPassword   = "bob-pw"
+	carolPassword = "carol-pw"
 )
 
 // hostileTable is a table name a browser must never take for markup.
@@ -81,11 +82,14 @@ var web struct {
 	dir    string // holds root/, bin/, apache/, pgpass
 	root   string // the /var/www/pggraph of the test
 	cgi    string // the pggraph.cgi binary
+	// youngSince is client young's first collection: its data since.
+	youngSince time.Time
 }
 
 // webSite returns the running site: Apache on the rig's central cluster,
-// with client acme (max_images = 3) collected runs times. It fails the test,
-// never skips it.
+// with client acme (max_images = 3) collected runs times, and client
+// young collected youngRuns times (its first collections). It fails the
+// test, never skips it.
 func webSite(t testing.TB) *rig.Apache {
 	t.Helper()
 	r := shared.Get(t)
@@ -126,8 +130,8 @@ func setUpSite(ctx context.Context, r *rig.Rig) error {
 	web.dir = filepath.Join(r.Dir, "web")
 	web.root = filepath.Join(web.dir, "root")
 	web.cgi = filepath.Join(web.dir, "bin", "pggraph.cgi")
-	acme := filepath.Join(web.root, "acme")
-	for _, d := range []string{web.dir, filepath.Dir(web.cgi), web.root, acme} {
+	acme, young := filepath.Join(web.root, "acme"), filepath.Join(web.root, "young")
+	for _, d := range []string{web.dir, filepath.Dir(web.cgi), web.root, acme, young} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return err
 		}
@@ -151,13 +155,21 @@ func setUpSite(ctx context.Context, r *rig.Rig) error {
 	if err := os.WriteFile(filepath.Join(acme, "config.ini~"), []byte("password = secret\n"), 0o644); err != nil {
 		return err
 	}
-	for _, f := range []string{acme, filepath.Join(acme, "config.ini")} {
-		if err := os.Chown(f, uid, gid); err != nil {
+	ycfg := cfg
+	ycfg.Install = config.Install{Directory: young, WWWPath: "pggraph/young", Title: "Young Ltd"}
+	ycfg.Local.Prefix = "young"
+	if err := ycfg.Write(filepath.Join(young, "config.ini")); err != nil {
+		return err
+	}
+	for _, dir := range []string{acme, young} {
+		for _, f := range []string{dir, filepath.Join(dir, "config.ini")} {
+			if err := os.Chown(f, uid, gid); err != nil {
+				return err
+			}
+		}
+		if err := os.Symlink(web.cgi, filepath.Join(dir, "index.cgi")); err != nil {
 			return err
 		}
-	}
-	if err := os.Symlink(web.cgi, filepath.Join(acme, "index.cgi")); err != nil {
-		return err
 	}
 	// pggraph_web's password, for mod_dbd and the CGI; 0600 www-data.
 	pgpass := filepath.Join(web.dir, "pgpass")
@@ -168,14 +180,14 @@ func setUpSite(ctx context.Context, r *rig.Rig) error {
 		return err
 	}
 
-	// Web users: alice sees acme, bob another client.
+	// Web users: alice sees acme, carol young, bob another client.
 	owner := store.LocalServer(cfg.Local)
 	u, err := store.OpenUsers(ctx, owner)
 	if err != nil {
 		return err
 	}
 	defer u.Close(ctx)
-	for _, x := range []struct{ name, pw, client string }{{"alice", alicePassword, "acme"}, {"bob", bobPassword, "other"}} {
+	for _, x := range []struct{ name, pw, client string }{{"alice", alicePassword, "acme"}, {"carol", carolPassword, "young"}, {"bob", bobPassword, "other"}} {
 		h, err := bcrypt.GenerateFromPassword([]byte(x.pw), bcrypt.MinCost)
 		if err != nil {
 			return err
@@ -208,10 +220,16 @@ func literal(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + 
 // lines.
 const runs = 12
 
+// youngRuns is how many collections of client young the web tests write:
+// ten minutes apart, its first ones, so two samples.
+const youngRuns = 3
+
 // collect gives client acme runs collections of the rig's client
 // PostgreSQL, two hours apart on the collector's clock and ending a
 // minute ago, around a workload: databases shop (8 tables, one with a
-// hostile name, and an index never used) and crm <&> (2 tables).
+// hostile name, and an index never used) and crm <&> (2 tables). Then
+// client young gets youngRuns collections of the same server, ten
+// minutes apart and ending a minute ago.
 func collect(ctx context.Context, r *rig.Rig) error {
 	pg := r.PG
 	for _, db := range []string{"shop", crmDB} {
@@ -258,7 +276,6 @@ func collect(ctx context.Context, r *rig.Rig) error {
 		return err
 	}
 	defer st.Close(ctx)
-	groups := metric.Groups()
 	var prev *metric.Snapshot
 	for run := range runs {
 		if run > 0 {
@@ -296,28 +313,50 @@ func collect(ctx context.Context, r *rig.Rig) error {
 			}
 		}
 		taken = last.Add(-time.Duration(runs-1-run) * 2 * time.Hour)
-		cur, err := reader.Read(ctx)
-		if err != nil {
+		if prev, err = storeRun(ctx, st, reader, "acme", prev); err != nil {
 			return err
 		}
-		tx, err := st.Begin(ctx, "acme")
-		if err != nil {
-			return err
-		}
-		if err := tx.Write(ctx, cur, collector.Deltas(groups, prev, cur)); err != nil {
-			tx.Rollback(ctx)
-			return err
-		}
-		if err := tx.Maintain(ctx, metric.Retention{}); err != nil {
-			tx.Rollback(ctx)
-			return err
-		}
-		if err := tx.Commit(ctx); err != nil {
-			return err
-		}
-		prev = cur
 	}
-	return st.RecordRun(ctx, "acme", metric.RunRecord{Started: last, Duration: time.Second, Outcome: metric.OK, Samples: 1})
+	if err := st.RecordRun(ctx, "acme", metric.RunRecord{Started: last, Duration: time.Second, Outcome: metric.OK, Samples: 1}); err != nil {
+		return err
+	}
+	prev = nil
+	for run := range youngRuns {
+		taken = youngStart(last).Add(time.Duration(run) * 10 * time.Minute)
+		if prev, err = storeRun(ctx, st, reader, "young", prev); err != nil {
+			return err
+		}
+	}
+	web.youngSince = youngStart(last)
+	return st.RecordRun(ctx, "young", metric.RunRecord{Started: last, Duration: time.Second, Outcome: metric.OK, Samples: 1})
+}
+
+// storeRun is one collection of prefix: a snapshot read, its deltas
+// from prev written with the rollups. It returns the snapshot.
+func storeRun(ctx context.Context, st *store.Store, reader collector.Reader, prefix string, prev *metric.Snapshot) (*metric.Snapshot, error) {
+	cur, err := reader.Read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	tx, err := st.Begin(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Write(ctx, cur, collector.Deltas(reader.Groups, prev, cur)); err != nil {
+		tx.Rollback(ctx)
+		return nil, err
+	}
+	if err := tx.Maintain(ctx, metric.Retention{}); err != nil {
+		tx.Rollback(ctx)
+		return nil, err
+	}
+	return cur, tx.Commit(ctx)
+}
+
+// youngStart is client young's first collection (it primes), when its
+// last one is at last.
+func youngStart(last time.Time) time.Time {
+	return last.Add(-(youngRuns - 1) * 10 * time.Minute)
 }
 
 // fetch GETs path from Apache as user (no credentials when ""), with
@@ -347,7 +386,11 @@ func fetch(t testing.TB, a *rig.Apache, path, user, password string, header ...s
 	return resp, body
 }
 
-const base = "/pggraph/acme/index.cgi"
+// base and youngBase are the pages of clients acme and young.
+const (
+	base      = "/pggraph/acme/index.cgi"
+	youngBase = "/pggraph/young/index.cgi"
+)
 
 func TestApacheAuth(t *testing.T) {
 	a := webSite(t)
@@ -525,7 +568,7 @@ func TestApachePages(t *testing.T) {
 	for range 4 {
 		wg.Go(func() {
 			for src := range work {
-				results <- result{src, checkImage(t, a, src)}
+				results <- result{src, checkImage(t, a, src, "alice", alicePassword)}
 			}
 		})
 	}
@@ -543,9 +586,45 @@ func TestApachePages(t *testing.T) {
 	t.Logf("%d images and their CSV checked", len(srcs))
 }
 
-// checkImage fetches an image as alice: a PNG that decodes, then its CSV.
-func checkImage(t *testing.T, a *rig.Apache, src string) error {
-	resp, body := fetch(t, a, src, "alice", alicePassword)
+// TestApacheYoungClient: client young's overview, after its first
+// collections, opens on all its data rather than on a mostly empty day,
+// and says since when it has data; its images are of that span.
+func TestApacheYoungClient(t *testing.T) {
+	a := webSite(t)
+	resp, page := fetch(t, a, youngBase, "carol", carolPassword)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%s: %d %s%s", youngBase, resp.StatusCode, page, a.Logs())
+	}
+	since := web.youngSince
+	from := url.QueryEscape(since.Truncate(time.Second).Format(time.RFC3339))
+	for _, want := range []string{
+		`<a href="` + youngBase + `?range=custom&amp;from=` + from + `">data since ` + since.Format("2006-01-02 15:04 UTC") + `</a>`,
+		"This client's data starts " + since.Format("2006-01-02 15:04 UTC") + ", less than a day ago",
+		`src="` + youngBase + `?graph=transactions&amp;range=custom&amp;from=` + from + `"`,
+	} {
+		if !bytes.Contains(page, []byte(want)) {
+			t.Errorf("young's overview lacks %s", want)
+		}
+	}
+	// Its transactions graph has two samples: two points a line.
+	src := youngBase + "?graph=transactions&range=custom&from=" + from
+	resp, body := fetch(t, a, src+"&format=csv", "carol", carolPassword)
+	if n := strings.Count(strings.TrimSpace(string(body)), "\n"); resp.StatusCode != 200 || n != youngRuns-1 {
+		t.Errorf("%s: %d, %d rows, want %d:\n%s", src, resp.StatusCode, n, youngRuns-1, body)
+	}
+	if err := checkImage(t, a, src, "carol", carolPassword); err != nil {
+		t.Errorf("%s: %v", src, err)
+	}
+	// An explicit day stays a day.
+	if _, page := fetch(t, a, youngBase+"?range=day", "carol", carolPassword); bytes.Contains(page, []byte("less than a day ago")) ||
+		!bytes.Contains(page, []byte("graph=transactions&amp;range=day")) {
+		t.Errorf("young's overview with range=day opened on another span")
+	}
+}
+
+// checkImage fetches an image as user: a PNG that decodes, then its CSV.
+func checkImage(t *testing.T, a *rig.Apache, src, user, password string) error {
+	resp, body := fetch(t, a, src, user, password)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
 		return fmt.Errorf("%d %s: %.200s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
 	}
@@ -556,7 +635,7 @@ func checkImage(t *testing.T, a *rig.Apache, src string) error {
 	if b := img.Bounds(); b.Dx() < 200 || b.Dy() < 100 {
 		return fmt.Errorf("image %v", b)
 	}
-	resp, body = fetch(t, a, src+"&format=csv", "alice", alicePassword)
+	resp, body = fetch(t, a, src+"&format=csv", user, password)
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/csv") {
 		return fmt.Errorf("csv: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
@@ -703,15 +782,17 @@ func TestScreenshots(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	u.User = url.UserPassword("alice", alicePassword)
-	for _, tc := range []struct{ name, path string }{
-		{"overview", base},
-		{"tables", base + "?page=tables&db=shop&p=2"},
-		{"table", base + "?page=table&db=shop&table=public.t1"},
+	for _, tc := range []struct{ name, path, user, password string }{
+		{"overview", base, "alice", alicePassword},
+		{"tables", base + "?page=tables&db=shop&p=2", "alice", alicePassword},
+		{"table", base + "?page=table&db=shop&table=public.t1", "alice", alicePassword},
+		// docs/young-client.png: a client after its first collections.
+		{"young-client", youngBase, "carol", carolPassword},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, tc.name+".png")
 			logStart := fileLen(a.AccessLog)
+			u.User = url.UserPassword(tc.user, tc.password)
 			if err := rig.Screenshot(t.Context(), u.String()+tc.path, out); err != nil {
 				t.Fatal(err)
 			}
@@ -737,11 +818,11 @@ func TestScreenshots(t *testing.T) {
 				t.Logf("%.1f%% of the pixels differ from the background", 100*share)
 			}
 			// The browser loaded the page and its images with the
-			// credentials: Apache logged them as alice's, 200.
+			// credentials: Apache logged them as the user's, 200.
 			lines := accessLines(t, a.AccessLog, logStart)
 			var pages, imgs int
 			for _, l := range lines {
-				if !strings.Contains(l, " alice ") || !strings.Contains(l, "\" 200 ") {
+				if !strings.Contains(l, " "+tc.user+" ") || !strings.Contains(l, "\" 200 ") {
 					continue
 				}
 				if strings.Contains(l, "graph=") {
@@ -751,7 +832,7 @@ func TestScreenshots(t *testing.T) {
 				}
 			}
 			if pages < 1 || imgs < 3 {
-				t.Errorf("the browser fetched %d pages and %d images as alice with 200:\n%s", pages, imgs, strings.Join(lines, "\n"))
+				t.Errorf("the browser fetched %d pages and %d images as %s with 200:\n%s", pages, imgs, tc.user, strings.Join(lines, "\n"))
 			}
 		})
 	}

@@ -43,7 +43,16 @@ type Line struct {
 	Label    string
 	Color    color.RGBA
 	Segments [][]XY // each at least one point, every value finite
+	// Markers draws a dot at every point, for a line of few points; a
+	// segment of one point is a dot either way.
+	Markers bool
 }
+
+// markerSpacing is the plot's width per point, in pixels, above which
+// a line's points are marked: a line of fewer points than the plot's
+// width / markerSpacing gets a dot at each (Line.Markers), so that a few
+// samples read as samples, not as a stray stroke.
+const markerSpacing = 8
 
 // XY is one point of a line: X in Unix seconds, Y in the axis's unit.
 type XY struct{ X, Y float64 }
@@ -164,11 +173,14 @@ func (d *Data) chart() Chart {
 	colors := palette()
 	for i, s := range d.Series {
 		l := Line{Label: s.Label, Color: colors[i%len(colors)], Segments: segments(s.Points, rate, step)}
+		n := 0
 		for _, seg := range l.Segments {
+			n += len(seg)
 			for _, p := range seg {
 				lo, hi = math.Min(lo, p.Y), math.Max(hi, p.Y)
 			}
 		}
+		l.Markers = n > 0 && n < plotW/markerSpacing
 		c.Lines = append(c.Lines, l)
 	}
 	if math.IsInf(lo, 1) {

@@ -69,6 +69,10 @@ var ErrBadQuery = errors.New("bad query")
 type Range struct {
 	Name     string // day, week, month, year, or custom
 	From, To time.Time
+	// Now is when the range was asked for (ParseRange's now): the
+	// retention left at that time decides which table covers From. Zero
+	// means To.
+	Now time.Time
 	// Keep is how long the client's central tables keep raw samples and
 	// each rollup ([pggraph] keep_*_days); zero fields are the defaults.
 	// A range that starts before a resolution's retention is read from
@@ -173,7 +177,7 @@ func Load(ctx context.Context, src Source, prefix string, q Query) (*Data, error
 	if err := store.CheckPrefix(prefix); err != nil {
 		return nil, fmt.Errorf("load graph %s: %w", q.Graph, err)
 	}
-	res := resolution(q.Range, time.Now())
+	res := resolution(q.Range)
 	w, _ := q.size()
 	sq := store.SeriesQuery{
 		Prefix: prefix, Group: sp.group, Resolution: res,
@@ -295,7 +299,7 @@ func Tables(ctx context.Context, src Source, prefix, db, order string, r Range, 
 		return nil, 0, fmt.Errorf("list tables: %w", err)
 	}
 	stats, total, err := src.TableStats(ctx, store.TableQuery{
-		Prefix: prefix, Database: db, Resolution: resolution(r, time.Now()),
+		Prefix: prefix, Database: db, Resolution: resolution(r),
 		From: r.From, To: r.To, Order: order, Offset: offset, Limit: limit,
 	})
 	if errors.Is(err, store.ErrNoObject) {
@@ -319,7 +323,7 @@ func Indexes(ctx context.Context, src Source, prefix, db, table string, r Range)
 	if err := store.CheckPrefix(prefix); err != nil {
 		return nil, fmt.Errorf("list indexes: %w", err)
 	}
-	stats, err := src.IndexStats(ctx, prefix, db, table, resolution(r, time.Now()), r.From, r.To)
+	stats, err := src.IndexStats(ctx, prefix, db, table, resolution(r), r.From, r.To)
 	if errors.Is(err, store.ErrNoObject) {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}

@@ -17,7 +17,7 @@ import (
 	"github.com/pggraph/pggraph/metric"
 )
 
-var update = flag.Bool("update", false, "rewrite README.md from the catalog")
+var update = flag.Bool("update", false, "rewrite README.md from the catalog and the golden images in testdata/")
 
 func utc(y int, m time.Month, d, h, min int) time.Time {
 	return time.Date(y, m, d, h, min, 0, 0, time.UTC)
@@ -71,6 +71,9 @@ func TestParseRange(t *testing.T) {
 			if got.From.Location() != time.UTC || got.To.Location() != time.UTC {
 				t.Errorf("times not in UTC: %v", got)
 			}
+			if !got.Now.Equal(now) {
+				t.Errorf("ParseRange's Now = %v, want %v", got.Now, now)
+			}
 		})
 	}
 }
@@ -106,7 +109,8 @@ func TestResolutionAndBucket(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := resolution(tt.r, now)
+			tt.r.Now = now
+			res := resolution(tt.r)
 			if res != tt.res {
 				t.Errorf("resolution = %s, want %s", res, tt.res)
 			}
@@ -122,6 +126,12 @@ func TestResolutionAndBucket(t *testing.T) {
 				t.Errorf("%d points for %d pixels", n, w)
 			}
 		})
+	}
+	// Without Now, retention counts back from the range's end: a day
+	// that ended 39 days ago was raw then.
+	old := Range{Name: "custom", From: now.AddDate(0, 0, -40), To: now.AddDate(0, 0, -39)}
+	if res := resolution(old); res != store.ResolutionRaw {
+		t.Errorf("resolution without Now = %s, want raw", res)
 	}
 }
 
@@ -288,6 +298,37 @@ func smallData() *Data {
 			{Label: "commit", Points: pts(1200, 1234.5, math.NaN(), 0.1, 3e6)},
 			{Label: "rollback", Points: pts(3, 0, math.NaN(), 1, 12345678901)},
 		},
+	}
+}
+
+func TestMarkers(t *testing.T) {
+	end := utc(2025, 6, 18, 14, 37)
+	day := ranges(end)[RangeDay]
+	// 87 points over 705 plot pixels: 8.1 px each, marked; 88: not.
+	few := synth("transactions", Range{Name: RangeCustom, From: end.Add(-87 * 10 * time.Minute), To: end, Now: end}, 1, time.Time{})
+	many := synth("transactions", Range{Name: RangeCustom, From: end.Add(-88 * 10 * time.Minute), To: end, Now: end}, 1, time.Time{})
+	tests := []struct {
+		name string
+		d    *Data
+		want bool
+	}{
+		{"two samples", firstSamples(end.Add(-30*time.Minute), day), true},
+		{"87 points", few, true},
+		{"88 points", many, false},
+		{"a full day", synth("transactions", day, 1, time.Time{}), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := tt.d.chart()
+			if len(c.Lines) == 0 {
+				t.Fatal("no lines")
+			}
+			for _, l := range c.Lines {
+				if l.Markers != tt.want {
+					t.Errorf("line %s of %d points: Markers %v, want %v", l.Label, len(tt.d.Series[0].Points), l.Markers, tt.want)
+				}
+			}
+		})
 	}
 }
 
@@ -550,7 +591,9 @@ their CSV columns hold the amount in each point's interval. Overview
 graphs sum (or, for ages and lags, take the highest of) every database
 or standby; database graphs need ` + "`db=`" + `, table graphs ` + "`db=`" + ` and ` + "`table=`" + `.
 Ranges: ` + "`day`" + ` (raw samples), ` + "`week`" + `, ` + "`month`" + ` (hourly rollups), ` + "`year`" + `
-(daily rollups), or ` + "`from=`/`to=`" + ` (RFC 3339 or YYYY-MM-DD, UTC).
+(daily rollups), or ` + "`from=`/`to=`" + ` (RFC 3339 or YYYY-MM-DD, UTC). A line
+of few points (fewer than one per 8 pixels of plot) has a dot at each;
+a lone point between gaps is always a dot.
 
 | graph | scope | title | unit | lines (CSV columns) | source |
 | --- | --- | --- | --- | --- | --- |

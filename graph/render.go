@@ -29,7 +29,8 @@ const (
 	labelSize  = 11
 	smallSize  = 10
 	lineWidth  = 1.6
-	pieceLen   = 64 // points per stroke: freetype is quadratic in one long path
+	markerSize = 3.0 // a marker's radius (Line.Markers, a lone point)
+	pieceLen   = 64  // points per stroke: freetype is quadratic in one long path
 	legendRow  = 17
 	swatchLen  = 16
 	tickLabelY = 15 // x labels' baseline below the plot
@@ -333,19 +334,19 @@ func (v *canvas) grid() {
 	}
 }
 
-// lines strokes every line, each segment in pieces of pieceLen points;
-// a segment of one point is a dot.
+// lines strokes every line, each segment in pieces of pieceLen points,
+// then marks its points (Line.Markers) above its strokes; a segment of
+// one point is a marker alone.
 func (v *canvas) lines() {
 	r := v.r
+	var marks []pixel
 	for _, l := range v.c.Lines {
 		col := drawing.Color(l.Color)
+		marks = marks[:0]
 		for _, seg := range l.Segments {
 			pts := v.pixels(seg)
-			if len(pts) == 1 {
-				r.SetFillColor(col)
-				r.Circle(lineWidth, pts[0].x, pts[0].y)
-				r.Fill()
-				continue
+			if l.Markers || len(pts) == 1 {
+				marks = append(marks, pts...)
 			}
 			for start := 0; start < len(pts)-1; start += pieceLen - 1 {
 				end := min(start+pieceLen, len(pts))
@@ -357,6 +358,43 @@ func (v *canvas) lines() {
 				}
 				r.Stroke()
 			}
+		}
+		for _, p := range marks {
+			v.marker(p, l.Color)
+		}
+	}
+}
+
+// marker paints a filled disc of radius markerSize centred on pixel p,
+// where strokes and grid lines put that point, straight into the image:
+// each pixel blended with col by the share of it the disc covers (4×4
+// samples). Round, anti-aliased, and far cheaper than a freetype fill.
+func (v *canvas) marker(p pixel, col color.RGBA) {
+	const n = 4 // samples per pixel side
+	ext := int(math.Ceil(markerSize))
+	b := image.Rect(p.x-ext, p.y-ext, p.x+ext+1, p.y+ext+1).Intersect(v.img.Rect)
+	for y := b.Min.Y; y < b.Max.Y; y++ {
+		for x := b.Min.X; x < b.Max.X; x++ {
+			in := 0
+			for sy := range n {
+				dy := float64(y-p.y) + (float64(sy)+0.5)/n - 0.5
+				for sx := range n {
+					dx := float64(x-p.x) + (float64(sx)+0.5)/n - 0.5
+					if dx*dx+dy*dy <= markerSize*markerSize {
+						in++
+					}
+				}
+			}
+			if in == 0 {
+				continue
+			}
+			a := float64(in) / (n * n)
+			o := v.img.PixOffset(x, y)
+			px := v.img.Pix[o : o+4 : o+4]
+			for i, c := range [3]uint8{col.R, col.G, col.B} {
+				px[i] = uint8(math.Round(float64(c)*a + float64(px[i])*(1-a)))
+			}
+			px[3] = 0xff
 		}
 	}
 }

@@ -16,7 +16,7 @@ func synth(name string, r Range, seed uint64, gapAt time.Time) *Data {
 		panic("synth: unknown graph " + name)
 	}
 	q := Query{Graph: name, DB: "app", Table: "public.orders", Range: r}
-	res := resolution(r, r.To)
+	res := resolution(r)
 	step := bucketWidth(r, defaultWidth, res)
 	interval := 10 * time.Minute
 	if step > interval {

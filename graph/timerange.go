@@ -32,7 +32,8 @@ const maxSpan = 10 * 366 * 24 * time.Hour
 //
 // A date as from is its midnight; a date as to is the end of that day,
 // so from=2025-01-01&to=2025-01-01 is that whole day. from must be
-// before to and the span at most 10 years. Times are returned in UTC.
+// before to and the span at most 10 years. Times are returned in UTC,
+// and now as the Range's Now.
 // Any bad input is an error wrapping ErrBadRange.
 func ParseRange(name, from, to string, now time.Time) (Range, error) {
 	bad := func(format string, args ...any) (Range, error) {
@@ -82,7 +83,7 @@ func ParseRange(name, from, to string, now time.Time) (Range, error) {
 	if end.Sub(start) > maxSpan {
 		return bad("longer than 10 years")
 	}
-	return Range{Name: name, From: start, To: end}, nil
+	return Range{Name: name, From: start, To: end, Now: now.UTC()}, nil
 }
 
 // monthsBefore is t, n calendar months earlier: the same day and time,
@@ -123,8 +124,12 @@ const (
 // resolution chooses the table a range is read from: raw samples for up
 // to about 2 days (the day range), hourly rollups up to 100 days (week,
 // month), daily rollups beyond (year), and a coarser one when the range
-// starts before the finer one's retention.
-func resolution(r Range, now time.Time) store.Resolution {
+// starts before the finer one's retention at r.Now (r.To when zero).
+func resolution(r Range) store.Resolution {
+	now := r.Now
+	if now.IsZero() {
+		now = r.To
+	}
 	keep := r.Keep.WithDefaults()
 	span := r.To.Sub(r.From)
 	switch {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pggraph/pggraph/metric"
 )
@@ -368,6 +369,47 @@ WHERE o.grp = 'database' AND o.name IS NOT NULL
 	}
 	slices.Sort(names)
 	return names, nil
+}
+
+// DataSince returns since when the client has samples: the start of
+// the interval its oldest kept sample covers, zero when it has none
+// (never collected, or only primed). It reads the database group, of
+// which every collection stores a row per database: for each database
+// object, the run that primed it (first_seen, where its first sample's
+// interval starts), or, once retention has deleted that far, its oldest
+// row kept (raw, hourly or daily). One statement: the objects' database
+// rows and three probes of primary keys (object, ts) per database; the
+// pages call it, images never.
+func (s *Store) DataSince(ctx context.Context, prefix string) (time.Time, error) {
+	if err := CheckPrefix(prefix); err != nil {
+		return time.Time{}, fmt.Errorf("data since: %w", err)
+	}
+	if _, ok := s.group("database"); !ok {
+		return time.Time{}, fmt.Errorf("data since of client %s: the store has no database group", prefix)
+	}
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	t := tables{prefix}
+	oldest := func(table string) string {
+		return "(SELECT min(s.ts) FROM " + ident(table) + " s WHERE s.object = o.id)"
+	}
+	var since *time.Time
+	// MATERIALIZED: each probe once per database, not again for WHERE.
+	err := s.samples.QueryRow(ctx, `WITH k AS MATERIALIZED (
+	SELECT o.first_seen, least(`+oldest(t.raw("database"))+`, `+oldest(t.hour("database"))+`, `+oldest(t.day("database"))+`) AS oldest
+	FROM `+ident(t.object())+` o WHERE o.grp = 'database'
+)
+SELECT min(greatest(first_seen, oldest)) FROM k WHERE oldest IS NOT NULL`).Scan(&since)
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && pe.Code == "42P01": // undefined_table: never collected
+		return time.Time{}, nil
+	case err != nil:
+		return time.Time{}, fmt.Errorf("data since of client %s: %w", prefix, err)
+	case since == nil:
+		return time.Time{}, nil
+	}
+	return since.UTC(), nil
 }
 
 // Orders of TableStats.

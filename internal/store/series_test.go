@@ -247,3 +247,51 @@ func TestSeriesListings(t *testing.T) {
 		t.Errorf("IndexStats of an unknown table: %v", err)
 	}
 }
+
+func TestDataSince(t *testing.T) {
+	const prefix = "since_t"
+	s := openStore(t, metric.Groups())
+	ctx := t.Context()
+	if _, err := s.RemoveClient(ctx, prefix); err != nil && !errors.Is(err, ErrNoClient) {
+		t.Fatal(err)
+	}
+	since := func(want time.Time, when string) {
+		t.Helper()
+		got, err := s.DataSince(ctx, prefix)
+		if err != nil || !got.Equal(want) {
+			t.Errorf("DataSince %s = %v, %v; want %v", when, got, err, want)
+		}
+	}
+	since(time.Time{}, "before any collection")
+	var g metric.Group
+	for _, x := range metric.Groups() {
+		if x.Name == "database" {
+			g = x
+		}
+	}
+	row := metric.Row{Key: "16384", Name: "app", Values: make([]float64, len(g.Columns))}
+	snap := func(at time.Time) *metric.Snapshot {
+		return &metric.Snapshot{Taken: at, Rows: map[string][]metric.Row{"database": {row}}}
+	}
+	sample := []metric.Sample{{Group: "database", Key: "16384", Name: "app", Seconds: 600, Values: make([]float64, len(g.Columns))}}
+
+	t0 := time.Date(2025, 3, 3, 10, 7, 31, 500_000_000, time.UTC)
+	run(t, s, prefix, snap(t0), nil, metric.Retention{}) // primes: objects, no sample
+	since(time.Time{}, "after the priming run")
+	t1 := t0.Add(10 * time.Minute)
+	run(t, s, prefix, snap(t1), sample, metric.Retention{})
+	since(t0, "after the first sample (its interval starts at the priming)")
+	run(t, s, prefix, snap(t1.Add(10*time.Minute)), sample, metric.Retention{})
+	since(t0, "after the second sample")
+
+	// Three days on, keeping a day of everything: the oldest rows kept
+	// are the run's own day.
+	t2 := t1.Add(72 * time.Hour)
+	day := metric.Retention{Raw: metric.Day, Hourly: metric.Day, Daily: metric.Day}
+	run(t, s, prefix, snap(t2), sample, day)
+	since(t2.Truncate(metric.Day), "after retention deleted the first days")
+
+	if _, err := s.DataSince(ctx, "Bad"); !errors.Is(err, ErrPrefix) {
+		t.Errorf("DataSince(Bad) = %v, want ErrPrefix", err)
+	}
+}
