@@ -128,6 +128,8 @@ func TestParseValues(t *testing.T) {
 		{name: "comment symbols inside", line: "pa;ss#word", want: "pa;ss#word"},
 		{name: "inline comment", line: "pa;ss#word ; the password", want: "pa;ss#word"},
 		{name: "hash comment", line: "secret # the password", want: "secret"},
+		{name: "comment after a tab", line: "secret\t; the password", want: "secret"},
+		{name: "first comment sign wins", line: "a ; b # c", want: "a"},
 		{name: "only a comment", line: "                   ; may be blank", want: ""},
 		{name: "only a hash comment", line: "#x", want: ""},
 		{name: "empty", line: "", want: ""},

@@ -102,7 +102,7 @@ func (c *Config) encode(file string) ([]byte, error) {
 	}
 	for _, k := range Keys() {
 		if k.Get(back) != k.Get(c) {
-			return nil, k.fieldError(file, k.Get(c), "cannot be written so that it reads back unchanged")
+			return nil, k.FieldError(file, k.Get(c), "cannot be written so that it reads back unchanged")
 		}
 	}
 	return data, nil

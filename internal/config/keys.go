@@ -238,10 +238,10 @@ func (k Key) Set(c *Config, v string) error {
 	case *int, *time.Duration:
 		n, err := strconv.Atoi(v)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return k.fieldError(c.Path, v, "not a number")
+			return k.FieldError(c.Path, v, "not a number")
 		}
 		if err != nil || n < k.min || n > k.max {
-			return k.fieldError(c.Path, v, k.outOfRange())
+			return k.FieldError(c.Path, v, k.outOfRange())
 		}
 		if d, ok := p.(*time.Duration); ok {
 			*d = time.Duration(n) * k.unit
@@ -255,7 +255,7 @@ func (k Key) Set(c *Config, v string) error {
 		case "no", "n", "false", "off", "0", "":
 			*p = false
 		default:
-			return k.fieldError(c.Path, v, "must be yes or no")
+			return k.FieldError(c.Path, v, "must be yes or no")
 		}
 	case *[]string:
 		*p = splitDatabases(v)
@@ -287,7 +287,7 @@ func (k Key) outOfRange() string { return fmt.Sprintf("must be %d to %d", k.min,
 func (k Key) Check(c *Config) error {
 	v := k.Get(c)
 	if p := k.problem(c, v); p != "" {
-		return k.fieldError(c.Path, v, p)
+		return k.FieldError(c.Path, v, p)
 	}
 	return nil
 }
@@ -316,9 +316,9 @@ func (k Key) problem(c *Config, v string) string {
 	return ""
 }
 
-// fieldError reports problem with value v of the key in file; it leaves
+// FieldError reports problem with value v of the key in file; it leaves
 // out the value of a password.
-func (k Key) fieldError(file, v, problem string) *FieldError {
+func (k Key) FieldError(file, v, problem string) *FieldError {
 	if k.Secret() {
 		v = ""
 	}
