@@ -15,7 +15,7 @@ import (
 type Answers struct {
 	file *config.File
 	// TrustHostKeys answers TrustHostKey; false (the zero value) refuses
-	// unknown host keys. TestTunnel is answered no.
+	// unknown host keys. OfferTunnelTest is answered no.
 	TrustHostKeys bool
 }
 
@@ -61,7 +61,7 @@ func (a *Answers) Ask(k config.Key, def string, check func(string) error) (strin
 }
 
 // Confirm implements Prompter: TrustHostKey is answered by TrustHostKeys,
-// TestTunnel by no.
+// OfferTunnelTest by no.
 func (a *Answers) Confirm(act Action) (bool, error) {
 	return act == TrustHostKey && a.TrustHostKeys, nil
 }

@@ -56,8 +56,8 @@ type Options struct {
 	// every collector group.
 	Open func(ctx context.Context, local config.Local) (Store, error)
 	// TestTunnel tests the new client's tunnel as pggraph-collect -t does,
-	// when the operator accepts TestTunnel (cmd/pggraph-install wires it
-	// to package collector). Nil: the test is not offered.
+	// when the operator accepts OfferTunnelTest (cmd/pggraph-install wires
+	// it to package collector). Nil: the test is not offered.
 	TestTunnel func(ctx context.Context, c *config.Config) error
 	// AgentSocket is the ssh-agent socket the tunnel to a twin tunnel's
 	// database host uses to fetch its host key; "" uses no agent.
@@ -119,7 +119,7 @@ func Run(ctx context.Context, opt Options) (*config.Config, error) {
 	}
 	fmt.Fprintf(opt.Stdout, "\nInstalled %s (%s) in %s.\n", c.Install.Title, c.Local.Prefix, c.Install.Directory)
 	if opt.TestTunnel != nil && (c.SSH.Server != "" || c.SSH.BindAddress != "") {
-		test, err := opt.Prompter.Confirm(TestTunnel)
+		test, err := opt.Prompter.Confirm(OfferTunnelTest)
 		if err != nil {
 			return c, stepErr("ask", err)
 		}

@@ -25,7 +25,8 @@ type Prompter interface {
 	// answer: a terminal asks again with the reason, a file fails with a
 	// *config.FieldError.
 	Ask(k config.Key, def string, check func(string) error) (string, error)
-	// Confirm asks yes or no about a step of the install.
+	// Confirm asks yes or no about a step of the install: TrustHostKey
+	// or OfferTunnelTest.
 	Confirm(a Action) (bool, error)
 }
 
@@ -37,9 +38,9 @@ const (
 	// TrustHostKey asks whether to add an unknown SSH host key to
 	// known_hosts, once its fingerprint is shown. The default is no.
 	TrustHostKey Action = iota
-	// TestTunnel offers to test the tunnel once installed. The default is
-	// yes.
-	TestTunnel
+	// OfferTunnelTest offers to test the tunnel once installed. The
+	// default is yes.
+	OfferTunnelTest
 )
 
 // TrustPrompt is the question asked before an unknown SSH host key is
@@ -66,7 +67,7 @@ func (a Action) Help() string {
 }
 
 // Default is the answer offered: no to trusting a key, yes to the test.
-func (a Action) Default() bool { return a == TestTunnel }
+func (a Action) Default() bool { return a == OfferTunnelTest }
 
 // ErrInterrupted is returned when the operator interrupts a question (^C).
 var ErrInterrupted = errors.New("interrupted")

@@ -40,9 +40,9 @@ type entry struct {
 // ReadFile reads config.ini text from r in one pass. Name (the file's
 // path) is used in errors. It reports every problem with the file's shape,
 // joined with errors.Join: syntax errors by line number (never with the
-// line's text, which may hold a password), and as *FieldError unknown
-// sections and keys, keys outside any section and keys set twice. Values
-// are not checked: Apply does that.
+// line's text, which may hold a password) and, when there are none, as
+// *FieldError unknown sections and keys, keys outside any section and keys
+// set twice. Values are not checked: Apply does that.
 func ReadFile(r io.Reader, name string) (*File, error) {
 	src, err := io.ReadAll(r)
 	if err != nil {
@@ -51,9 +51,9 @@ func ReadFile(r io.Reader, name string) (*File, error) {
 	src = bytes.TrimPrefix(src, []byte("\uFEFF"))
 	f := &File{name: name}
 	ks := Keys()
-	var errs []error
-	syntax := func(line int, problem string) {
-		errs = append(errs, fmt.Errorf("%s: line %d: %s", where(name), line, problem))
+	var errs, syntax []error
+	bad := func(line int, problem string) {
+		syntax = append(syntax, fmt.Errorf("%s: line %d: %s", where(name), line, problem))
 	}
 	section, known := "", false
 	seen := map[string]int{} // line of each "[section] key" and "[section]"
@@ -66,13 +66,13 @@ func ReadFile(r io.Reader, name string) (*File, error) {
 			end := strings.IndexByte(t, ']')
 			switch rest := strings.TrimSpace(t[max(end, 0)+1:]); {
 			case end < 0:
-				syntax(n, "no ] after [")
+				bad(n, "no ] after [")
 				section, known = "", false
 				continue
 			case end == 1:
-				syntax(n, "empty section name")
+				bad(n, "empty section name")
 			case rest != "" && rest[0] != ';' && rest[0] != '#':
-				syntax(n, "text after ] (only a ; or # comment may follow)")
+				bad(n, "text after ] (only a ; or # comment may follow)")
 			}
 			section = t[1:end]
 			known = slices.ContainsFunc(ks, func(k Key) bool { return k.Section == section })
@@ -86,15 +86,15 @@ func ReadFile(r io.Reader, name string) (*File, error) {
 		k = strings.TrimSpace(k)
 		switch {
 		case !ok || k == "":
-			syntax(n, "want key = value, [section] or ; comment")
+			bad(n, "want key = value, [section] or ; comment")
 			continue
 		case k[0] == '"' || k[0] == '`':
-			syntax(n, "quoted key")
+			bad(n, "quoted key")
 			continue
 		}
 		value, ok := readValue(v)
 		if !ok {
-			syntax(n, "unclosed quote (a value must fit on its line)")
+			bad(n, "unclosed quote (a value must fit on its line)")
 			continue
 		}
 		id := "[" + section + "] " + k
@@ -115,6 +115,9 @@ func ReadFile(r io.Reader, name string) (*File, error) {
 			f.entries = append(f.entries, entry{key: key, value: value})
 		}
 		seen[id] = n
+	}
+	if len(syntax) > 0 { // what follows a syntax error may be read wrong
+		errs = syntax
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
