@@ -11,9 +11,6 @@ import (
 	"github.com/pggraph/pggraph/tunnel"
 )
 
-// trustHelp is TrustPrompt's help.
-const trustHelp = "Yes appends the line shown to known_hosts. Compare a fingerprint shown with the server's own first. With -answers, -yes answers yes."
-
 // trustHost makes sure known_hosts vouches for addr, reached with dial, as
 // the collector will check it, asking the operator to trust an unknown
 // host. The verdicts and their messages are package tunnel's.
@@ -29,7 +26,7 @@ func trustHost(ctx context.Context, opt Options, c *config.Config, addr string, 
 		return err
 	}
 	fmt.Fprintln(opt.Stdout, he.Text())
-	yes, err := opt.Prompter.Confirm(TrustPrompt, false, trustHelp)
+	yes, err := opt.Prompter.Confirm(TrustHostKey)
 	if err != nil {
 		return err
 	}

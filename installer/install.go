@@ -9,12 +9,10 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
 	"github.com/pggraph/pggraph/metric"
@@ -56,11 +54,12 @@ type Options struct {
 	// Open connects to the central database; nil means store.Open with
 	// every collector group.
 	Open func(ctx context.Context, local config.Local) (Store, error)
-	// TestTunnel tests the new client's tunnel when the operator accepts
-	// TestPrompt; nil opens it with package tunnel and dials PostgreSQL.
+	// TestTunnel tests the new client's tunnel as pggraph-collect -t does,
+	// when the operator accepts OfferTunnelTest (cmd/pggraph-install wires
+	// it to package collector). Nil: the test is not offered.
 	TestTunnel func(ctx context.Context, c *config.Config) error
-	// AgentSocket is the ssh-agent socket for the default TestTunnel; ""
-	// uses no agent.
+	// AgentSocket is the ssh-agent socket the tunnel to a twin tunnel's
+	// database host uses to fetch its host key; "" uses no agent.
 	AgentSocket string
 }
 
@@ -78,6 +77,17 @@ func (e *StepError) Error() string { return e.Step + ": " + e.Err.Error() }
 func (e *StepError) Unwrap() error { return e.Err }
 
 func stepErr(step string, err error) error { return &StepError{Step: step, Err: err} }
+
+// session is one run of the installer: its options, the config being
+// answered and what it learned on the way.
+type session struct {
+	opt Options
+	c   *config.Config
+	qs  []question
+	// taken are the prefixes already in the clients table, once the
+	// central database was reached.
+	taken []string
+}
 
 // Run asks every question, validating each answer, then installs the client:
 // the directory (0755), config.ini (0600), the index.cgi symlink, the
@@ -98,82 +108,22 @@ func Run(ctx context.Context, opt Options) (*config.Config, error) {
 			return store.Open(ctx, l, metric.Groups())
 		}
 	}
-	c := opt.Defaults
-	if c == nil {
-		c = config.Default()
-	} else {
-		cp := *c
-		c = &cp
+	s := newSession(opt)
+	if err := s.answer(ctx); err != nil {
+		return nil, err
 	}
-
-	var taken []string // prefixes already in the clients table
-	checkFree := func(v string) error {
-		if slices.Contains(taken, v) {
-			return fmt.Errorf("prefix %s is already a client's: choose another", v)
-		}
-		return nil
-	}
-	qs := Questions()
-	byKey := map[string]Question{}
-	for _, q := range qs {
-		byKey[q.Section+"."+q.Key] = q
-	}
-	for _, q := range qs {
-		if q.Ask != nil && !q.Ask(c) {
-			continue
-		}
-		if q.Intro != "" {
-			fmt.Fprintln(opt.Stdout, q.Intro)
-		}
-		var extra func(string) error
-		if q.Section == "local" && q.Key == "prefix" {
-			extra = checkFree
-		}
-		if err := ask(opt.Prompter, c, q, extra); err != nil {
-			return nil, stepErr("ask", err)
-		}
-		switch q.Section + "." + q.Key {
-		case "local.password":
-			// The central database is known now: the prefix must be new.
-			var err error
-			if taken, err = listPrefixes(ctx, opt.Open, c.Local); err != nil {
-				return nil, stepErr("connect central database", err)
-			}
-			if err := checkFree(c.Local.Prefix); err != nil {
-				fmt.Fprintf(opt.Stdout, "%s: %v\n", byKey["local.prefix"].Name(), err)
-				if err := ask(opt.Prompter, c, byKey["local.prefix"], checkFree); err != nil {
-					return nil, stepErr("ask", err)
-				}
-			}
-		case "ssh.port":
-			if c.SSH.Server != "" {
-				var d net.Dialer
-				if err := trustHost(ctx, opt, c, c.SSH.ServerAddr(), d.DialContext); err != nil {
-					return nil, stepErr("host key", err)
-				}
-			}
-		case "ssh.second_server":
-			if c.SSH.TwinTunnel && c.SSH.Server != "" && c.SSH.SecondServer != "" {
-				if err := trustSecondHost(ctx, opt, c); err != nil {
-					return nil, stepErr("host key", err)
-				}
-			}
-		}
-	}
-	if err := c.Validate(); err != nil {
-		return nil, stepErr("check answers", err)
-	}
+	c := s.c
 	if err := install(ctx, opt, c); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(opt.Stdout, "\nInstalled %s (%s) in %s.\n", c.Install.Title, c.Local.Prefix, c.Install.Directory)
-	if c.SSH.Server != "" || c.SSH.BindAddress != "" {
-		test, err := opt.Prompter.Confirm(TestPrompt, true, "Opens the tunnel now and connects to PostgreSQL's port through it, as pggraph-collect -t would, changing nothing.")
+	if opt.TestTunnel != nil && (c.SSH.Server != "" || c.SSH.BindAddress != "") {
+		test, err := opt.Prompter.Confirm(OfferTunnelTest)
 		if err != nil {
 			return c, stepErr("ask", err)
 		}
 		if test {
-			if err := testTunnel(ctx, opt, c); err != nil {
+			if err := opt.TestTunnel(ctx, c); err != nil {
 				fmt.Fprintf(opt.Stdout, "Tunnel test failed: %v\nFix the configuration in %s, then try pggraph-collect -t %s.\n", err, c.Path, c.Install.Directory)
 			} else {
 				fmt.Fprintln(opt.Stdout, "Tunnel test: ok.")
@@ -184,45 +134,115 @@ func Run(ctx context.Context, opt Options) (*config.Config, error) {
 	return c, nil
 }
 
-// ask asks q until its checks (and extra, when set) pass, and stores the
-// answer in c.
-func ask(p Prompter, c *config.Config, q Question, extra func(string) error) error {
-	def := ""
-	if q.Default != nil {
-		def = q.Default(c)
+// newSession starts from opt.Defaults (a copy) or config.Default().
+func newSession(opt Options) *session {
+	c := config.Default()
+	if opt.Defaults != nil {
+		cp := *opt.Defaults
+		c = &cp
 	}
-	validate := func(v string) error {
-		if q.Check != nil {
-			if err := q.Check(v); err != nil {
+	s := &session{opt: opt, c: c}
+	s.qs = s.questions()
+	return s
+}
+
+// answer gives every key its value, then validates the whole (step "check
+// answers"). First come the keys the installer does not ask that the
+// prompter sets (known_hosts, which a host-key check needs, …), then every
+// question in order: asked, or taken as the prompter sets it even when it
+// would not be asked, so that an answers file means what it would mean as
+// config.ini.
+func (s *session) answer(ctx context.Context) error {
+	p := s.opt.Prompter
+	for _, q := range s.qs {
+		if q.Prompt == "" && p.Sets(q.Key) {
+			if err := s.take(ctx, q); err != nil {
 				return err
 			}
 		}
-		if extra != nil {
-			return extra(v)
+	}
+	for _, q := range s.qs {
+		asked := q.asked(s.c)
+		if q.Prompt == "" || !asked && !p.Sets(q.Key) {
+			continue
 		}
+		if asked && q.Intro != "" {
+			fmt.Fprintln(s.opt.Stdout, q.Intro)
+		}
+		if err := s.take(ctx, q); err != nil {
+			return err
+		}
+	}
+	if err := s.c.Validate(); err != nil {
+		return stepErr("check answers", err)
+	}
+	return nil
+}
+
+// take gets q's value from the prompter, checked, stores it in s.c, then
+// runs q's after hook.
+func (s *session) take(ctx context.Context, q question) error {
+	def := ""
+	if !q.Secret() {
+		def = q.Get(s.c)
+	}
+	check := func(v string) error { return q.problem(s.c, v) }
+	v, err := s.opt.Prompter.Ask(q.Key, def, check)
+	if err != nil {
+		return stepErr("ask", err)
+	}
+	// A prompter may not check every kind of answer (a terminal's yes or
+	// no): check again, naming the key.
+	if err := check(v); err != nil {
+		return stepErr("ask", q.FieldError("", v, err.Error()))
+	}
+	if err := q.Set(s.c, q.tidy(v)); err != nil {
+		return stepErr("ask", err)
+	}
+	if q.after != nil {
+		return q.after(ctx)
+	}
+	return nil
+}
+
+// centralLogin, after [local] password, connects to the central database
+// and learns the prefixes taken; a prefix already answered must be free.
+func (s *session) centralLogin(ctx context.Context) error {
+	var err error
+	if s.taken, err = listPrefixes(ctx, s.opt.Open, s.c.Local); err != nil {
+		return stepErr("connect central database", err)
+	}
+	if err := s.prefixFree(s.c.Local.Prefix); err != nil {
+		q := s.question("local", "prefix")
+		fmt.Fprintf(s.opt.Stdout, "%s: %v\n", q.Key, err)
+		return s.take(ctx, q)
+	}
+	return nil
+}
+
+// trustServer, after [ssh] port, makes sure known_hosts vouches for the
+// SSH server, when there is one.
+func (s *session) trustServer(ctx context.Context) error {
+	if s.c.SSH.Server == "" {
 		return nil
 	}
-	var v string
-	var err error
-	switch q.Kind {
-	case KindPassword:
-		v, err = p.Password(q.Prompt, q.Help, validate)
-	case KindConfirm:
-		var b bool
-		d, _ := parseYesNo(def)
-		b, err = p.Confirm(q.Prompt, d, q.Help)
-		v = yesNo(b)
-	default:
-		v, err = p.Input(q.Prompt, def, q.Help, validate)
-		v = strings.TrimSpace(v)
+	var d net.Dialer
+	if err := trustHost(ctx, s.opt, s.c, s.c.SSH.ServerAddr(), d.DialContext); err != nil {
+		return stepErr("host key", err)
 	}
-	if err != nil {
-		return err
+	return nil
+}
+
+// trustSecondServer, after [ssh] second_server, makes sure known_hosts
+// vouches for a twin tunnel's database host.
+func (s *session) trustSecondServer(ctx context.Context) error {
+	if !s.c.SSH.TwinTunnel || s.c.SSH.Server == "" || s.c.SSH.SecondServer == "" {
+		return nil
 	}
-	if err := validate(v); err != nil {
-		return fmt.Errorf("%s: %w", q.Name(), err)
+	if err := trustSecondHost(ctx, s.opt, s.c); err != nil {
+		return stepErr("host key", err)
 	}
-	return q.Set(c, v)
+	return nil
 }
 
 func listPrefixes(ctx context.Context, open func(context.Context, config.Local) (Store, error), l config.Local) ([]string, error) {
@@ -310,21 +330,6 @@ func install(ctx context.Context, opt Options, c *config.Config) (err error) {
 	}
 	s = nil
 	return nil
-}
-
-func testTunnel(ctx context.Context, opt Options, c *config.Config) error {
-	if opt.TestTunnel != nil {
-		return opt.TestTunnel(ctx, c)
-	}
-	// What pggraph-collect -t does: the tunnel, a read of every metric on
-	// the client's server, the central database; nothing is written.
-	st, err := store.Open(ctx, c.Local, metric.Groups())
-	if err != nil {
-		return err
-	}
-	defer st.Close(context.WithoutCancel(ctx))
-	_, err = collector.Test(ctx, collector.Job{Config: c, Store: st, AgentSocket: opt.AgentSocket}, st.Check)
-	return err
 }
 
 // CronMinutes spreads clients over the interval: the first minute is a hash

@@ -3,15 +3,21 @@ package installer
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
@@ -98,11 +104,13 @@ bind_address = 127.0.0.1
 	return f
 }
 
+// run loads the answers file and installs from it; an answers file that
+// does not load is an error of run, as it is of pggraph-install.
 func (f fixture) run(t *testing.T, trust bool) (*config.Config, string, error) {
 	t.Helper()
 	a, err := LoadAnswers(f.answers)
 	if err != nil {
-		t.Fatalf("LoadAnswers: %v", err)
+		return nil, "", err
 	}
 	a.TrustHostKeys = trust
 	var out bytes.Buffer
@@ -342,9 +350,9 @@ func TestAnswersErrors(t *testing.T) {
 	tests := []struct {
 		name, from, to, want string
 	}{
-		{"bad port", "local_port = 7555", "local_port = 70000", "[remote] local_port: must be 1 to 65535"},
-		{"bad prefix", "prefix   = badpfx", "prefix   = Bad-Prefix", "[local] prefix: must be a lower-case letter"},
-		{"relative dir", "directory = /", "directory = rel/", "[install] directory: not an absolute path"},
+		{"bad port", "local_port = 7555", "local_port = 70000", `[remote] local_port = "70000": must be 1 to 65535`},
+		{"bad prefix", "prefix   = badpfx", "prefix   = Bad-Prefix", `[local] prefix = "Bad-Prefix": must be a lower-case letter`},
+		{"relative dir", "directory = /", "directory = rel\n;", `[install] directory = "rel": must be an absolute path`},
 		{"dsa key", "keyfile      = ", "keyfile      = " + r.Keys.DSA + "\n;", "[ssh] keyfile"},
 		{"protected key", "keyfile      = ", "keyfile      = " + r.Keys.Protected + "\n;", "passphrase"},
 	}
@@ -361,7 +369,7 @@ func TestAnswersErrors(t *testing.T) {
 	t.Run("interval", func(t *testing.T) {
 		f := newFixture(t, r, "badpfx", r.Central.Port, func(s string) string { return s + "\n[pggraph]\ninterval = 61\n" })
 		_, _, err := f.run(t, true)
-		if err == nil || !strings.Contains(err.Error(), "[pggraph] interval: must be 1 to 60") {
+		if err == nil || !strings.Contains(err.Error(), `[pggraph] interval = "61": must be 1 to 60`) {
 			t.Fatalf("err = %v", err)
 		}
 	})
@@ -480,5 +488,176 @@ func removeClient(t *testing.T, r *rig.Rig, prefix string) {
 	defer s.Close(ctx)
 	if _, err := s.RemoveClient(ctx, prefix); err != nil {
 		t.Errorf("remove client %s: %v", prefix, err)
+	}
+}
+
+// resolve answers every question from the answers file at path as Run
+// does, up to "check answers", without the steps' side effects (the
+// central database, host keys): the config an install would write.
+func resolve(t *testing.T, path string) (*config.Config, error) {
+	t.Helper()
+	a, err := LoadAnswers(path)
+	if err != nil {
+		return nil, err
+	}
+	s := newSession(Options{Prompter: a, Stdout: io.Discard})
+	for i := range s.qs {
+		s.qs[i].after = nil
+	}
+	if err := s.answer(t.Context()); err != nil {
+		return nil, err
+	}
+	return s.c, nil
+}
+
+// problems returns err's lines without what says where they come from
+// ("config FILE: ", a step), so that config.ini's and the installer's
+// errors about the same thing compare equal.
+func problems(err error, file string) string {
+	if err == nil {
+		return ""
+	}
+	var out []string
+	for line := range strings.SplitSeq(err.Error(), "\n") {
+		for _, prefix := range []string{"ask: ", "check answers: ", "config " + file + ": ", "config: "} {
+			line = strings.TrimPrefix(line, prefix)
+		}
+		out = append(out, line)
+	}
+	return strings.Join(out, "\n")
+}
+
+// TestAnswersReadLikeConfig feeds the same text to config.ini's loading
+// and to the installer as an answers file: both must give the same config
+// or the same error.
+func TestAnswersReadLikeConfig(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv("HOME", root)
+	keyfile := filepath.Join(root, ".ssh", "id_ed25519")
+	writeKey(t, keyfile)
+	dir := filepath.Join(root, "same")
+	known := filepath.Join(root, "known_hosts")
+	base := fmt.Sprintf("[install]\ndirectory = %s\nwww_path = pggraph/same\ntitle = Same Corporation\n[local]\nprefix = same\n[remote]\nuser = mon\n[ssh]\nkeyfile =\nknown_hosts = %s\n", dir, known)
+	// written is base as pggraph-install writes it: an installed config.ini.
+	c, err := config.Parse(strings.NewReader(base), "base")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Write(filepath.Join(root, "config.ini")); err != nil {
+		t.Fatal(err)
+	}
+	written, err := os.ReadFile(filepath.Join(root, "config.ini"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ssh := "[ssh]\nkeyfile =\nknown_hosts = " + known + "\n"
+	tests := []struct {
+		name, text string
+		key, value string // a key, as "[section] name", and its value in the result
+		err        string // else the error both must give
+	}{
+		{name: "minimal", text: base, key: "[ssh] known_hosts", value: known},
+		{name: "installed config.ini", text: string(written), key: "[remote] databases", value: "*"},
+		{name: "databases by spaces", text: base + "[remote]\ndatabases = db1 db2\n", key: "[remote] databases", value: "db1,db2"},
+		{name: "databases by commas", text: base + "[remote]\ndatabases = db1,db2, db3\n", key: "[remote] databases", value: "db1,db2,db3"},
+		{name: "twin_tunnel y", text: strings.Replace(base, ssh, ssh+"server = bastion\ntwin_tunnel = y\nsecond_server = db\n", 1), key: "[ssh] twin_tunnel", value: "yes"},
+		{name: "twin_tunnel off", text: strings.Replace(base, ssh, ssh+"server = db\ntwin_tunnel = off\n", 1), key: "[ssh] twin_tunnel", value: "no"},
+		{name: "directory with a slash", text: strings.Replace(base, dir, dir+"/", 1), key: "[install] directory", value: dir},
+		{name: "www_path with slashes", text: strings.Replace(base, "pggraph/same", "/pggraph/same/", 1), key: "[install] www_path", value: "pggraph/same"},
+		{name: "keyfile with ~", text: strings.Replace(base, "keyfile =", "keyfile = ~/.ssh/id_ed25519", 1), key: "[ssh] keyfile", value: keyfile},
+		{name: "quoted password", text: base + "[local]\npassword = `a ;b` ; comment\n", key: "[local] password", value: "a ;b"},
+		{name: "log_file, not asked", text: base + "[pggraph]\nlog_file = /var/log/same.log\nkeep_raw_days = 7\n", key: "[pggraph] log_file", value: "/var/log/same.log"},
+
+		{name: "colon", text: strings.Replace(base, "title = ", "title: ", 1), err: "line 4: want key = value, [section] or ; comment"},
+		{name: "twin_tunnel maybe", text: strings.Replace(base, ssh, ssh+"server = b\ntwin_tunnel = maybe\n", 1), err: `[ssh] twin_tunnel = "maybe": must be yes or no`},
+		{name: "twin without second_server", text: strings.Replace(base, ssh, ssh+"server = b\ntwin_tunnel = yes\n", 1), err: "[ssh] second_server: required when twin_tunnel = yes"},
+		{name: "second_server without twin", text: strings.Replace(base, ssh, ssh+"second_server = db\n", 1), err: `[ssh] second_server = "db": second_server is set but twin_tunnel = no`},
+		{name: "unknown key", text: base + "[ssh]\ncolour = red\n", err: "[ssh] colour: unknown key"},
+		{name: "unknown section", text: base + "[colours]\n", err: "[colours]: unknown section"},
+		{name: "set twice", text: base + "[local]\nprefix = other\n", err: "[local] prefix: set twice (lines 6 and 13)"},
+		{name: "port not a number", text: base + "[local]\nport = abc\n", err: `[local] port = "abc": not a number`},
+		{name: "interval out of range", text: base + "[pggraph]\ninterval = 0\n", err: `[pggraph] interval = "0": must be 1 to 60`},
+		{name: "relative directory", text: strings.Replace(base, dir, "same", 1), err: `[install] directory = "same": must be an absolute path`},
+		{name: "bad prefix", text: strings.Replace(base, "prefix = same", "prefix = Same", 1), err: `[local] prefix = "Same": must be a lower-case letter`},
+		{name: "databases with an empty name", text: base + "[remote]\ndatabases = a,,b\n", err: `[remote] databases = "a,,b": has an empty name`},
+		{name: "no title", text: strings.Replace(base, "title = Same Corporation\n", "", 1), err: "[install] title: must not be empty"},
+		{name: "ssh user blank with a server", text: strings.Replace(base, ssh, ssh+"server = db\nuser =\n", 1), err: "[ssh] user: must not be empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "same.ini")
+			if err := os.WriteFile(path, []byte(tt.text), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			fromConfig, cerr := config.Parse(strings.NewReader(tt.text), path)
+			fromAnswers, aerr := resolve(t, path)
+			if got, want := problems(aerr, path), problems(cerr, path); got != want {
+				t.Fatalf("answers file: %v\nconfig.ini:   %v", aerr, cerr)
+			}
+			if tt.err != "" {
+				if cerr == nil || !strings.Contains(problems(cerr, path), tt.err) {
+					t.Fatalf("error %v, want %q", cerr, tt.err)
+				}
+				return
+			}
+			if cerr != nil {
+				t.Fatal(cerr)
+			}
+			for _, k := range config.Keys() {
+				if a, c := k.Get(fromAnswers), k.Get(fromConfig); a != c {
+					t.Errorf("%s = %q from the answers file, %q from config.ini", k, a, c)
+				}
+				if k.String() == tt.key && k.Get(fromConfig) != tt.value {
+					t.Errorf("%s = %q, want %q", k, k.Get(fromConfig), tt.value)
+				}
+			}
+		})
+	}
+}
+
+// writeKey writes a new ed25519 private key without a passphrase to path.
+func writeKey(t *testing.T, path string) {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	block, err := ssh.MarshalPrivateKey(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, pem.EncodeToMemory(block), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestQuestionOrder pins the original installer's questions, in order
+// and word for word.
+func TestQuestionOrder(t *testing.T) {
+	want := []string{
+		"Installation directory?", "Relative WWW path?", "Full text title?",
+		"Now for some database configuration..", "Local pggraph database name?", "Table prefix?", "Local database port?",
+		"Local pggraph host?", "Local username?", "Password?", "Remote DB username?", "Remote DB password?",
+		"Remote DB host?", "Local port to bind to remote PG port?", "Which remote databases to graph?",
+		"Some pggraph settings..", "Shortest display interval, in minutes?", "Maximum number of images per page?",
+		"Delay before continuing PGGraph startup",
+		"Now for the SSH configuration for the PG tunnel.", "SSH User?", "SSH Password?", "Authentication keyfile?",
+		"Remote server?", "Port to SSH to?", "Bind to what port?", "Bind to which remote address?",
+		"Use a twin tunnel mechanism?", "Address for 2nd server?",
+	}
+	var got []string
+	for _, q := range newSession(Options{}).qs {
+		if q.Intro != "" {
+			got = append(got, q.Intro)
+		}
+		if q.Prompt != "" {
+			got = append(got, q.Prompt)
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("questions:\n%q\nwant\n%q", got, want)
 	}
 }

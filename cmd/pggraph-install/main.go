@@ -8,10 +8,12 @@
 //
 //	pggraph-install [-cgi PATH] [-answers FILE [-yes]]
 //
-// -answers FILE answers every question from an ini file with config.ini's
-// sections and keys: a missing key takes the question's default, an invalid
-// one fails naming [section] key. An unknown SSH host key is refused with
-// -answers unless -yes trusts it.
+// -answers FILE answers every question from a file read like config.ini
+// (any valid config.ini is a valid answers file): a missing key takes the
+// question's default, an invalid one fails naming [section] key. An
+// unknown SSH host key is refused with -answers unless -yes trusts it.
+// After installing, the tunnel test (what pggraph-collect -t does) is
+// offered on a terminal, and skipped with -answers.
 //
 // Exit codes: 0 installed; 1 a step failed (nothing is left behind); 2 bad
 // usage or a bad answers file. Failures are one line on stderr:
@@ -28,8 +30,12 @@ import (
 	"os/signal"
 	"syscall"
 
+	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/installer"
 	"github.com/pggraph/pggraph/internal/cli"
+	"github.com/pggraph/pggraph/internal/config"
+	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/metric"
 )
 
 func main() {
@@ -57,7 +63,8 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout *os.File, st
 	if *yes && *answers == "" {
 		return cli.Usage(errors.New("usage: -yes needs -answers (a terminal asks instead)"))
 	}
-	opt := installer.Options{MainCGI: *cgi, Stdout: stdout, AgentSocket: os.Getenv("SSH_AUTH_SOCK")}
+	agent := os.Getenv("SSH_AUTH_SOCK")
+	opt := installer.Options{MainCGI: *cgi, Stdout: stdout, AgentSocket: agent, TestTunnel: testTunnel(agent)}
 	if *answers != "" {
 		a, err := installer.LoadAnswers(*answers)
 		if err != nil {
@@ -74,4 +81,19 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout *os.File, st
 		return cli.Usage(err)
 	}
 	return err
+}
+
+// testTunnel returns what pggraph-collect -t does for a new client: open
+// the tunnel, read every metric on the client's server, check the central
+// database; nothing is written.
+func testTunnel(agent string) func(ctx context.Context, c *config.Config) error {
+	return func(ctx context.Context, c *config.Config) error {
+		st, err := store.Open(ctx, c.Local, metric.Groups())
+		if err != nil {
+			return err
+		}
+		defer st.Close(context.WithoutCancel(ctx))
+		_, err = collector.Test(ctx, collector.Job{Config: c, Store: st, AgentSocket: agent}, st.Check)
+		return err
+	}
 }

@@ -332,19 +332,57 @@ func TestAnswersFile(t *testing.T) {
 		t.Fatalf("install: code %d\n%s", code, out)
 	}
 	// The crontab line's command collects, twice (the first run primes).
-	m := cronRE.FindStringSubmatch(out)
-	if m == nil {
-		t.Fatalf("no crontab line in:\n%s", out)
-	}
-	for i := range 2 {
-		c := exec.Command("sh", "-c", m[2])
-		c.Env = append(os.Environ(), "HOME="+h, "PATH="+binDir+":"+os.Getenv("PATH"))
-		if b, err := c.CombinedOutput(); err != nil {
-			t.Fatalf("collect %d (%s): %v\n%s", i+1, m[2], err, b)
+	collect := func(out string) {
+		t.Helper()
+		m := cronRE.FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no crontab line in:\n%s", out)
+		}
+		for i := range 2 {
+			c := exec.Command("sh", "-c", m[2])
+			c.Env = append(os.Environ(), "HOME="+h, "PATH="+binDir+":"+os.Getenv("PATH"))
+			if b, err := c.CombinedOutput(); err != nil {
+				t.Fatalf("collect %d (%s): %v\n%s", i+1, m[2], err, b)
+			}
 		}
 	}
+	collect(out)
 
 	overviewServesPNGs(t, r, root, cgi, filepath.Join(dir, "index.cgi"))
+
+	// The installed config.ini, with only [install] directory and [local]
+	// prefix changed, is an answers file for another client (its
+	// known_hosts, a key the installer does not ask, holds the server's
+	// key now: no -yes), and that client collects.
+	t.Run("copy of config.ini", func(t *testing.T) {
+		t.Cleanup(func() { removeClient(t, r, "acme3") })
+		installed, err := os.ReadFile(filepath.Join(dir, "config.ini"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir3 := filepath.Join(root, "acme3")
+		edit := regexp.MustCompile(`(?m)^(directory *= ).*$`).ReplaceAllString(string(installed), "${1}"+dir3)
+		edit = regexp.MustCompile(`(?m)^(prefix *= ).*$`).ReplaceAllString(edit, "${1}acme3")
+		if diff := strings.Count(edit, "\n") - strings.Count(string(installed), "\n"); diff != 0 || !strings.Contains(edit, "acme3") || strings.Contains(edit, "prefix   = acme2") {
+			t.Fatalf("edit of config.ini failed:\n%s", edit)
+		}
+		copied := filepath.Join(root, "copy.ini")
+		if err := os.WriteFile(copied, []byte(edit), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, code := install("-answers", copied, "-cgi", cgi)
+		if code != 0 {
+			t.Fatalf("install from a copy of config.ini: code %d\n%s", code, out)
+		}
+		got, err := os.ReadFile(filepath.Join(dir3, "config.ini"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != edit {
+			t.Errorf("new config.ini differs from the answers file:\n--- got\n%s\n--- want\n%s", got, edit)
+		}
+		collect(out)
+	})
 
 	if out, code := install("-answers", answers, "-cgi", cgi, "-yes"); code != 2 || !strings.Contains(out, "[install] directory") {
 		t.Errorf("existing directory: code %d\n%s", code, out)

@@ -1,10 +1,13 @@
 // Package config loads, validates and writes a client's config.ini: one per
 // install directory, written by pggraph-install (mode 0600) and read by every
-// other program. Sections and keys are those of DESIGN.md ("config.ini"),
-// in the installer's order.
+// other program. Keys lists its sections and keys, each with its default
+// (Default), its check and the question pggraph-install asks for it.
 //
 // The flow is Default → Parse (or Load) → Validate; Write is the inverse of
-// Load. Passwords are Secrets: they never print and never appear in errors.
+// Load. Parse is ReadFile (the text), then File.Apply (each value), then
+// Validate (each key, the others considered); pggraph-install reads its
+// answers file with the same ReadFile and Apply. Passwords are Secrets:
+// they never print and never appear in errors.
 package config
 
 import (
@@ -51,8 +54,8 @@ type Install struct {
 type Local struct {
 	// Database is the samples database (default "pggraph").
 	Database string
-	// Prefix names the client's tables <prefix>_…; it must match
-	// ^[a-z][a-z0-9_]{0,30}$ and has no default.
+	// Prefix names the client's tables <prefix>_…; Validate tells a valid
+	// one. It has no default.
 	Prefix string
 	// Port is the server's port (default 5432).
 	Port int
@@ -76,8 +79,9 @@ type Remote struct {
 	Host string
 	// LocalPort is where pggraph-forward listens (default 7555).
 	LocalPort int
-	// Databases are the databases to read per-table statistics from. Nil or
-	// empty means every database that allows connections, "*" in the file.
+	// Databases are the databases to read per-table statistics from, none
+	// holding a comma or a space. Nil or empty means every database that
+	// allows connections, "*" in the file.
 	Databases []string
 }
 

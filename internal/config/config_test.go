@@ -23,7 +23,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // file is the name the tests parse under; errors must name it.
 const file = "/var/www/pggraph/acme/config.ini"
 
-// design returns testdata/design.ini, the example of DESIGN.md.
+// design returns testdata/design.ini, the README's example.
 func design(t testing.TB) string {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join("testdata", "design.ini"))
@@ -128,6 +128,8 @@ func TestParseValues(t *testing.T) {
 		{name: "comment symbols inside", line: "pa;ss#word", want: "pa;ss#word"},
 		{name: "inline comment", line: "pa;ss#word ; the password", want: "pa;ss#word"},
 		{name: "hash comment", line: "secret # the password", want: "secret"},
+		{name: "comment after a tab", line: "secret\t; the password", want: "secret"},
+		{name: "first comment sign wins", line: "a ; b # c", want: "a"},
 		{name: "only a comment", line: "                   ; may be blank", want: ""},
 		{name: "only a hash comment", line: "#x", want: ""},
 		{name: "empty", line: "", want: ""},
@@ -153,6 +155,56 @@ func TestParseValues(t *testing.T) {
 	}
 }
 
+// TestParseSettles pins how a value as written becomes the one kept:
+// paths are cleaned and ~/ expanded, www_path loses its slashes, lists of
+// databases split at commas and spaces, booleans take every usual word.
+func TestParseSettles(t *testing.T) {
+	t.Setenv("HOME", "/home/op")
+	tests := []struct {
+		name                string
+		section, key, value string
+		want                string // the key's value after Parse (Key.Get)
+	}{
+		{name: "directory trailing slash", section: "install", key: "directory", value: "/var/www/acme/", want: "/var/www/acme"},
+		{name: "directory with ..", section: "install", key: "directory", value: "/var/www/../acme", want: "/var/acme"},
+		{name: "directory with //", section: "install", key: "directory", value: "/var//www", want: "/var/www"},
+		{name: "www_path slashes", section: "install", key: "www_path", value: "/pggraph/acme/", want: "pggraph/acme"},
+		{name: "keyfile ~", section: "ssh", key: "keyfile", value: "~/.ssh/id_rsa", want: "/home/op/.ssh/id_rsa"},
+		{name: "known_hosts ~", section: "ssh", key: "known_hosts", value: "~/.ssh/kh", want: "/home/op/.ssh/kh"},
+		{name: "log_file ~", section: "pggraph", key: "log_file", value: "~/acme.log", want: "/home/op/acme.log"},
+		{name: "databases commas", section: "remote", key: "databases", value: "db1,db2", want: "db1,db2"},
+		{name: "databases comma space", section: "remote", key: "databases", value: "db1, db2", want: "db1,db2"},
+		{name: "databases spaces", section: "remote", key: "databases", value: "db1 db2\tdb3", want: "db1,db2,db3"},
+		{name: "databases star", section: "remote", key: "databases", value: "*", want: "*"},
+		{name: "twin y", section: "ssh", key: "twin_tunnel", value: "y", want: "yes"},
+		{name: "twin YES", section: "ssh", key: "twin_tunnel", value: "YES", want: "yes"},
+		{name: "twin on", section: "ssh", key: "twin_tunnel", value: "on", want: "yes"},
+		{name: "twin true", section: "ssh", key: "twin_tunnel", value: "True", want: "yes"},
+		{name: "twin 1", section: "ssh", key: "twin_tunnel", value: "1", want: "yes"},
+		{name: "twin n", section: "ssh", key: "twin_tunnel", value: "n", want: "no"},
+		{name: "twin off", section: "ssh", key: "twin_tunnel", value: "off", want: "no"},
+		{name: "twin false", section: "ssh", key: "twin_tunnel", value: "false", want: "no"},
+		{name: "twin 0", section: "ssh", key: "twin_tunnel", value: "0", want: "no"},
+		{name: "twin blank", section: "ssh", key: "twin_tunnel", value: "", want: "no"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := setKey(t, design(t), tt.section, tt.key, tt.value)
+			if tt.key == "twin_tunnel" && tt.want == "yes" {
+				src = setKey(t, src, "ssh", "second_server", "db")
+			}
+			c, err := Parse(strings.NewReader(src), file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, _ := lookup(Keys(), tt.section, tt.key)
+			if got := k.Get(c); got != tt.want {
+				t.Errorf("%s = %q, want %q", k, got, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseFieldErrors(t *testing.T) {
 	const secret = "hunter2-secret"
 	base := set("local", "password", secret, "remote", "password", secret, "ssh", "password", secret)
@@ -172,21 +224,17 @@ func TestParseFieldErrors(t *testing.T) {
 
 		{name: "local port not a number", edit: set("local", "port", "abc"), section: "local", key: "port", problem: "not a number"},
 		{name: "local port empty", edit: set("local", "port", ""), section: "local", key: "port", problem: "not a number"},
-		{name: "local port zero", edit: set("local", "port", "0"), section: "local", key: "port", problem: "out of range 1-65535"},
-		{name: "local port too big", edit: set("local", "port", "65536"), section: "local", key: "port", problem: "out of range 1-65535"},
-		{name: "local port huge", edit: set("local", "port", "99999999999999999999"), section: "local", key: "port", problem: "out of range 1-65535"},
+		{name: "local port zero", edit: set("local", "port", "0"), section: "local", key: "port", problem: "must be 1 to 65535"},
+		{name: "local port too big", edit: set("local", "port", "65536"), section: "local", key: "port", problem: "must be 1 to 65535"},
+		{name: "local port huge", edit: set("local", "port", "99999999999999999999"), section: "local", key: "port", problem: "must be 1 to 65535"},
 		{name: "local port float", edit: set("local", "port", "5432.0"), section: "local", key: "port", problem: "not a number"},
 		{name: "remote local_port", edit: set("remote", "local_port", "7555x"), section: "remote", key: "local_port", problem: "not a number"},
-		{name: "ssh port negative", edit: set("ssh", "port", "-1"), section: "ssh", key: "port", problem: "out of range"},
+		{name: "ssh port negative", edit: set("ssh", "port", "-1"), section: "ssh", key: "port", problem: "must be 1 to"},
 		{name: "ssh port abc", edit: set("ssh", "port", "abc"), section: "ssh", key: "port", problem: "not a number"},
-		{name: "bind_port", edit: set("ssh", "bind_port", "70000"), section: "ssh", key: "bind_port", problem: "out of range"},
+		{name: "bind_port", edit: set("ssh", "bind_port", "70000"), section: "ssh", key: "bind_port", problem: "must be 1 to"},
 
 		{name: "relative directory", edit: set("install", "directory", "var/www/acme"), section: "install", key: "directory", problem: "absolute"},
 		{name: "empty directory", edit: set("install", "directory", ""), section: "install", key: "directory", problem: "absolute"},
-		{name: "directory trailing slash", edit: set("install", "directory", "/var/www/acme/"), section: "install", key: "directory", problem: "clean"},
-		{name: "directory with ..", edit: set("install", "directory", "/var/www/../acme"), section: "install", key: "directory", problem: "clean"},
-		{name: "directory with //", edit: set("install", "directory", "/var//www"), section: "install", key: "directory", problem: "clean"},
-		{name: "www_path absolute", edit: set("install", "www_path", "/pggraph/acme"), section: "install", key: "www_path", problem: "relative"},
 		{name: "www_path ..", edit: set("install", "www_path", "../acme"), section: "install", key: "www_path", problem: ".."},
 		{name: "www_path inner ..", edit: set("install", "www_path", "pggraph/../../etc"), section: "install", key: "www_path", problem: ".."},
 		{name: "www_path empty", edit: set("install", "www_path", ""), section: "install", key: "www_path", problem: "empty"},
@@ -194,24 +242,24 @@ func TestParseFieldErrors(t *testing.T) {
 		{name: "title blank", edit: set("install", "title", `"   "`), section: "install", key: "title", problem: "empty"},
 
 		{name: "prefix capital", edit: set("local", "prefix", "Acme"), section: "local", key: "prefix", problem: "^[a-z][a-z0-9_]{0,30}$"},
-		{name: "prefix dash", edit: set("local", "prefix", "acme-corp"), section: "local", key: "prefix", problem: "lowercase letter first"},
-		{name: "prefix digit first", edit: set("local", "prefix", "1acme"), section: "local", key: "prefix", problem: "must match"},
-		{name: "prefix underscore first", edit: set("local", "prefix", "_acme"), section: "local", key: "prefix", problem: "must match"},
-		{name: "prefix 32 long", edit: set("local", "prefix", strings.Repeat("a", 32)), section: "local", key: "prefix", problem: "at most 31"},
-		{name: "prefix empty", edit: set("local", "prefix", ""), section: "local", key: "prefix", problem: "must match"},
+		{name: "prefix dash", edit: set("local", "prefix", "acme-corp"), section: "local", key: "prefix", problem: "must be a lower-case letter"},
+		{name: "prefix digit first", edit: set("local", "prefix", "1acme"), section: "local", key: "prefix", problem: "then up to 30 lower-case letters, digits or _"},
+		{name: "prefix underscore first", edit: set("local", "prefix", "_acme"), section: "local", key: "prefix", problem: "then up to 30 lower-case letters, digits or _"},
+		{name: "prefix 32 long", edit: set("local", "prefix", strings.Repeat("a", 32)), section: "local", key: "prefix", problem: "up to 30"},
+		{name: "prefix empty", edit: set("local", "prefix", ""), section: "local", key: "prefix", problem: "then up to 30 lower-case letters, digits or _"},
 		{name: "local database empty", edit: set("local", "database", ""), section: "local", key: "database", problem: "empty"},
 		{name: "local user empty", edit: set("local", "user", ""), section: "local", key: "user", problem: "empty"},
 		{name: "remote user empty", edit: set("remote", "user", ""), section: "remote", key: "user", problem: "empty"},
 
-		{name: "interval zero", edit: set("pggraph", "interval", "0"), section: "pggraph", key: "interval", problem: "out of range 1-60"},
-		{name: "interval 61", edit: set("pggraph", "interval", "61"), section: "pggraph", key: "interval", problem: "out of range 1-60"},
+		{name: "interval zero", edit: set("pggraph", "interval", "0"), section: "pggraph", key: "interval", problem: "must be 1 to 60"},
+		{name: "interval 61", edit: set("pggraph", "interval", "61"), section: "pggraph", key: "interval", problem: "must be 1 to 60"},
 		{name: "interval words", edit: set("pggraph", "interval", "ten"), section: "pggraph", key: "interval", problem: "not a number"},
 		{name: "interval fraction", edit: set("pggraph", "interval", "1.5"), section: "pggraph", key: "interval", problem: "not a number"},
-		{name: "interval huge", edit: set("pggraph", "interval", "9223372036854775807"), section: "pggraph", key: "interval", problem: "out of range"},
-		{name: "max_images zero", edit: set("pggraph", "max_images", "0"), section: "pggraph", key: "max_images", problem: "out of range 1-1000"},
-		{name: "max_images 1001", edit: set("pggraph", "max_images", "1001"), section: "pggraph", key: "max_images", problem: "out of range 1-1000"},
-		{name: "delay zero", edit: set("pggraph", "delay", "0"), section: "pggraph", key: "delay", problem: "out of range 1-300"},
-		{name: "delay 301", edit: set("pggraph", "delay", "301"), section: "pggraph", key: "delay", problem: "out of range 1-300"},
+		{name: "interval huge", edit: set("pggraph", "interval", "9223372036854775807"), section: "pggraph", key: "interval", problem: "must be 1 to"},
+		{name: "max_images zero", edit: set("pggraph", "max_images", "0"), section: "pggraph", key: "max_images", problem: "must be 1 to 1000"},
+		{name: "max_images 1001", edit: set("pggraph", "max_images", "1001"), section: "pggraph", key: "max_images", problem: "must be 1 to 1000"},
+		{name: "delay zero", edit: set("pggraph", "delay", "0"), section: "pggraph", key: "delay", problem: "must be 1 to 300"},
+		{name: "delay 301", edit: set("pggraph", "delay", "301"), section: "pggraph", key: "delay", problem: "must be 1 to 300"},
 		{name: "delay with unit", edit: set("pggraph", "delay", "7s"), section: "pggraph", key: "delay", problem: "not a number"},
 
 		{name: "twin_tunnel maybe", edit: set("ssh", "twin_tunnel", "maybe"), section: "ssh", key: "twin_tunnel", problem: "yes or no"},
@@ -229,6 +277,9 @@ func TestParseFieldErrors(t *testing.T) {
 		{name: "databases trailing comma", edit: set("remote", "databases", "a, b,"), section: "remote", key: "databases", problem: "empty name"},
 		{name: "databases empty", edit: set("remote", "databases", ""), section: "remote", key: "databases", problem: "empty name"},
 		{name: "databases star in list", edit: set("remote", "databases", "a, *"), section: "remote", key: "databases", problem: "stand alone"},
+		{name: "databases star among spaces", edit: set("remote", "databases", "a *"), section: "remote", key: "databases", problem: "stand alone"},
+		{name: "databases empty between spaces", edit: set("remote", "databases", "a , , b"), section: "remote", key: "databases", problem: "empty name"},
+		{name: "twin_tunnel yes please", edit: set("ssh", "twin_tunnel", "yes please"), section: "ssh", key: "twin_tunnel", problem: "yes or no"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -317,6 +368,8 @@ func TestParseSyntaxErrors(t *testing.T) {
 		{name: "unclosed triple quote", line: `password = """` + secret, want: "unclosed quote"},
 		{name: "multi-line triple quote", line: `password = """` + secret + "\n" + secret + `"""`, want: "unclosed quote"},
 		{name: "quoted key", line: "`password` = " + secret, want: "quoted key"},
+		{name: "text after section", line: "[ssh] " + secret, want: "text after ]"},
+		{name: "empty section name", line: "[] ; " + secret, want: "empty section name"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -368,7 +421,7 @@ func TestWriteRoundTrip(t *testing.T) {
 		c := &Config{
 			Install: Install{Directory: "/srv/ö ü/acme", WWWPath: "a b/ç", Title: "Ünïcødé & Co ; \"Ltd\""},
 			Local:   Local{Database: "db;x", Prefix: "a_1", Port: 1, Host: "", User: "u#1", Password: ""},
-			Remote:  Remote{User: "mon", Password: "p", Host: "::1", LocalPort: 65535, Databases: []string{"db1", "my db", "ü;#", `"q"`}},
+			Remote:  Remote{User: "mon", Password: "p", Host: "::1", LocalPort: 65535, Databases: []string{"db1", "my-db", "ü;#", `"q"`}},
 			PGGraph: PGGraph{Interval: 60 * time.Minute, MaxImages: 1000, Delay: 300 * time.Second, Keep: metric.Retention{Raw: 7 * metric.Day, Hourly: 90 * metric.Day, Daily: 3650 * metric.Day}, LogFile: "/var/log/pggraph/acme.log"},
 			SSH: SSH{User: "root", Password: "", Keyfile: "", Server: "bastion.example", Port: 2222, BindPort: 6432,
 				BindAddress: "10.0.0.5", TwinTunnel: true, SecondServer: "[::1]:2222", KnownHosts: "/k h"},
@@ -408,9 +461,9 @@ func roundTrip(t testing.TB, c *Config) {
 		b, _ := os.ReadFile(path)
 		t.Errorf("read back\n%#v\nwant\n%#v\nfile:\n%s", back, c, b)
 	}
-	for _, k := range keys() {
-		if got, want := k.get(back), k.get(c); got != want {
-			t.Errorf("[%s] %s = %q, want %q", k.section, k.name, got, want)
+	for _, k := range Keys() {
+		if got, want := k.Get(back), k.Get(c); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
 		}
 	}
 	entries, _ := os.ReadDir(filepath.Dir(path))
@@ -488,6 +541,7 @@ func TestWriteRefusesInvalid(t *testing.T) {
 		{name: "delay in milliseconds", edit: func(c *Config) { c.PGGraph.Delay = 1500 * time.Millisecond }, section: "pggraph", key: "delay"},
 		{name: "database with comma", edit: func(c *Config) { c.Remote.Databases = []string{"a,b"} }, section: "remote", key: "databases"},
 		{name: "database with spaces", edit: func(c *Config) { c.Remote.Databases = []string{" a"} }, section: "remote", key: "databases"},
+		{name: "database with a space inside", edit: func(c *Config) { c.Remote.Databases = []string{"my db"} }, section: "remote", key: "databases"},
 		{name: "database star", edit: func(c *Config) { c.Remote.Databases = []string{"*"} }, section: "remote", key: "databases"},
 	}
 	for _, tt := range tests {
@@ -760,9 +814,9 @@ func FuzzParse(f *testing.F) {
 		if !same(c, back) {
 			t.Fatalf("round trip changed the config\n%#v\n%#v", c, back)
 		}
-		for _, k := range keys() {
-			if k.get(c) != k.get(back) {
-				t.Fatalf("[%s] %s = %q, read back %q", k.section, k.name, k.get(c), k.get(back))
+		for _, k := range Keys() {
+			if k.Get(c) != k.Get(back) {
+				t.Fatalf("%s = %q, read back %q", k, k.Get(c), k.Get(back))
 			}
 		}
 	})

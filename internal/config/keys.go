@@ -3,23 +3,40 @@ package config
 import (
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/pggraph/pggraph/metric"
 )
 
+// prefixRE is the rule of a table prefix.
 var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
 
-// key describes one config.ini key: where it lives, which Config field
-// holds it and what a valid value is. The field's type decides how the
-// value is read and written.
-type key struct {
-	section, name string
+// Key is one config.ini key: where it lives, which Config field holds it,
+// what a valid value is, and how pggraph-install asks for it. Keys returns
+// them all; the field's type decides how the value is read and written.
+type Key struct {
+	// Section and Name name the key in the file: [Section] Name = value.
+	Section, Name string
+	// Intro, when set, is printed before the installer asks the key (the
+	// original installer's section headings).
+	Intro string
+	// Prompt is the installer's question, as the original asked it; empty
+	// for a key the installer does not ask (it keeps its default, or an
+	// answers file's value).
+	Prompt string
+	// Help says what the answer is for (the installer shows it on ?).
+	Help string
+	// Ask, when set, tells from the answers so far whether the installer
+	// asks the key at all; nil means always.
+	Ask func(c *Config) bool
+
 	// field returns a pointer to the Config field: *string, *Secret, *int,
 	// *bool, *[]string or *time.Duration.
 	field func(*Config) any
@@ -27,59 +44,113 @@ type key struct {
 	unit time.Duration
 	// min and max bound the number in the file of an *int or *time.Duration.
 	min, max int
-	// check returns what is wrong with v, the value as in the file, or "".
-	// Nil accepts any value.
+	// tidy, when set, turns a value as written into the one kept (a clean
+	// path, ~/ expanded) before it is checked.
+	tidy func(v string) string
+	// check returns what is wrong with v, the value as in the file, given
+	// the rest of c, or "". Nil accepts any value.
 	check func(c *Config, v string) string
 }
 
-// keys returns every key in DESIGN order, the order Write uses.
-func keys() []key {
+// Keys returns every key in file order: the order Write uses and the
+// installer asks in. Each call builds a new slice.
+func Keys() []Key {
 	const maxPort = 65535
-	return []key{
-		{section: "install", name: "directory", field: func(c *Config) any { return &c.Install.Directory }, check: cleanAbsolute},
-		{section: "install", name: "www_path", field: func(c *Config) any { return &c.Install.WWWPath }, check: relative},
-		{section: "install", name: "title", field: func(c *Config) any { return &c.Install.Title }, check: notEmpty},
+	path := func(k Key) Key { k.tidy, k.check = ExpandHome, absoluteIfSet; return k }
+	return []Key{
+		{Section: "install", Name: "directory", field: func(c *Config) any { return &c.Install.Directory }, tidy: cleanPath, check: cleanAbsolute,
+			Prompt: "Installation directory?",
+			Help:   "The new directory for this client's pages, e.g. /var/www/pggraph/acme. It must not exist yet; its parent must."},
+		{Section: "install", Name: "www_path", field: func(c *Config) any { return &c.Install.WWWPath }, tidy: func(v string) string { return strings.Trim(v, "/") }, check: relative,
+			Prompt: "Relative WWW path?",
+			Help:   "The URL path under which the web server shows this directory, without a leading slash, e.g. pggraph/acme. Links in the pages are built from it."},
+		{Section: "install", Name: "title", field: func(c *Config) any { return &c.Install.Title }, check: notEmpty,
+			Prompt: "Full text title?",
+			Help:   "The client's name as the pages show it, e.g. ACME Corporation."},
 
-		{section: "local", name: "database", field: func(c *Config) any { return &c.Local.Database }, check: notEmpty},
-		{section: "local", name: "prefix", field: func(c *Config) any { return &c.Local.Prefix }, check: prefix},
-		{section: "local", name: "port", field: func(c *Config) any { return &c.Local.Port }, min: 1, max: maxPort},
-		{section: "local", name: "host", field: func(c *Config) any { return &c.Local.Host }},
-		{section: "local", name: "user", field: func(c *Config) any { return &c.Local.User }, check: notEmpty},
-		{section: "local", name: "password", field: func(c *Config) any { return &c.Local.Password }},
+		{Section: "local", Name: "database", field: func(c *Config) any { return &c.Local.Database }, check: notEmpty,
+			Intro: "Now for some database configuration..", Prompt: "Local pggraph database name?",
+			Help: "The central database the samples are stored in."},
+		{Section: "local", Name: "prefix", field: func(c *Config) any { return &c.Local.Prefix }, check: prefix,
+			Prompt: "Table prefix?",
+			Help:   "Names this client's tables <prefix>_… and its row in pggraph_clients: a lower-case letter, then up to 30 lower-case letters, digits or _. It must not be another client's."},
+		{Section: "local", Name: "port", field: func(c *Config) any { return &c.Local.Port }, min: 1, max: maxPort,
+			Prompt: "Local database port?",
+			Help:   "The port of the central PostgreSQL server."},
+		{Section: "local", Name: "host", field: func(c *Config) any { return &c.Local.Host },
+			Prompt: "Local pggraph host?",
+			Help:   "The host of the central PostgreSQL server."},
+		{Section: "local", Name: "user", field: func(c *Config) any { return &c.Local.User }, check: notEmpty,
+			Prompt: "Local username?",
+			Help:   "The role pggraph connects to the central database as; it should be pggraph, which owns the tables the web role may read."},
+		{Section: "local", Name: "password", field: func(c *Config) any { return &c.Local.Password },
+			Prompt: "Password?",
+			Help:   "The central role's password. Leave it blank to use ~/.pgpass or peer authentication."},
 
-		{section: "remote", name: "user", field: func(c *Config) any { return &c.Remote.User }, check: notEmpty},
-		{section: "remote", name: "password", field: func(c *Config) any { return &c.Remote.Password }},
-		{section: "remote", name: "host", field: func(c *Config) any { return &c.Remote.Host }},
-		{section: "remote", name: "local_port", field: func(c *Config) any { return &c.Remote.LocalPort }, min: 1, max: maxPort},
-		{section: "remote", name: "databases", field: func(c *Config) any { return &c.Remote.Databases }, check: databases},
+		{Section: "remote", Name: "user", field: func(c *Config) any { return &c.Remote.User }, check: notEmpty,
+			Prompt: "Remote DB username?",
+			Help:   "The role pggraph reads the client's statistics as; it needs only the pg_monitor role."},
+		{Section: "remote", Name: "password", field: func(c *Config) any { return &c.Remote.Password },
+			Prompt: "Remote DB password?",
+			Help:   "The monitoring role's password on the client's server; may be blank."},
+		{Section: "remote", Name: "host", field: func(c *Config) any { return &c.Remote.Host },
+			Prompt: "Remote DB host?",
+			Help:   "The near end of the tunnel, as the original had it; normally localhost."},
+		{Section: "remote", Name: "local_port", field: func(c *Config) any { return &c.Remote.LocalPort }, min: 1, max: maxPort,
+			Prompt: "Local port to bind to remote PG port?",
+			Help:   "The local port pggraph-forward listens on, to test the tunnel with psql."},
+		{Section: "remote", Name: "databases", field: func(c *Config) any { return &c.Remote.Databases }, check: databases,
+			Prompt: "Which remote databases to graph?",
+			Help:   "The databases to read per-table statistics from, separated by commas or spaces; * means every database that allows connections."},
 
-		{section: "pggraph", name: "interval", field: func(c *Config) any { return &c.PGGraph.Interval }, unit: time.Minute, min: 1, max: 60},
-		{section: "pggraph", name: "max_images", field: func(c *Config) any { return &c.PGGraph.MaxImages }, min: 1, max: 1000},
-		{section: "pggraph", name: "delay", field: func(c *Config) any { return &c.PGGraph.Delay }, unit: time.Second, min: 1, max: 300},
-		{section: "pggraph", name: "keep_raw_days", field: func(c *Config) any { return &c.PGGraph.Keep.Raw }, unit: metric.Day, min: 1, max: 36500},
-		{section: "pggraph", name: "keep_hourly_days", field: func(c *Config) any { return &c.PGGraph.Keep.Hourly }, unit: metric.Day, min: 1, max: 36500},
-		{section: "pggraph", name: "keep_daily_days", field: func(c *Config) any { return &c.PGGraph.Keep.Daily }, unit: metric.Day, min: 1, max: 36500},
-		{section: "pggraph", name: "log_file", field: func(c *Config) any { return &c.PGGraph.LogFile }, check: absoluteIfSet},
+		{Section: "pggraph", Name: "interval", field: func(c *Config) any { return &c.PGGraph.Interval }, unit: time.Minute, min: 1, max: 60,
+			Intro: "Some pggraph settings..", Prompt: "Shortest display interval, in minutes?",
+			Help: "How often the collector runs, and so the finest step of the graphs: 1 to 60 minutes. Keep it equal to the crontab's."},
+		{Section: "pggraph", Name: "max_images", field: func(c *Config) any { return &c.PGGraph.MaxImages }, min: 1, max: 1000,
+			Prompt: "Maximum number of images per page?",
+			Help:   "How many graphs a page of tables shows, exactly (at least 1)."},
+		{Section: "pggraph", Name: "delay", field: func(c *Config) any { return &c.PGGraph.Delay }, unit: time.Second, min: 1, max: 300,
+			Prompt: "Delay before continuing PGGraph startup",
+			Help:   "Seconds to wait for the tunnel to come up before giving up: 1 to 300."},
+		{Section: "pggraph", Name: "keep_raw_days", field: func(c *Config) any { return &c.PGGraph.Keep.Raw }, unit: metric.Day, min: 1, max: 36500},
+		{Section: "pggraph", Name: "keep_hourly_days", field: func(c *Config) any { return &c.PGGraph.Keep.Hourly }, unit: metric.Day, min: 1, max: 36500},
+		{Section: "pggraph", Name: "keep_daily_days", field: func(c *Config) any { return &c.PGGraph.Keep.Daily }, unit: metric.Day, min: 1, max: 36500},
+		path(Key{Section: "pggraph", Name: "log_file", field: func(c *Config) any { return &c.PGGraph.LogFile }}),
 
-		{section: "ssh", name: "user", field: func(c *Config) any { return &c.SSH.User }, check: func(c *Config, v string) string {
+		{Section: "ssh", Name: "user", field: func(c *Config) any { return &c.SSH.User }, check: func(c *Config, v string) string {
 			if c.SSH.Server != "" {
 				return notEmpty(c, v)
 			}
 			return ""
-		}},
-		{section: "ssh", name: "password", field: func(c *Config) any { return &c.SSH.Password }},
-		{section: "ssh", name: "keyfile", field: func(c *Config) any { return &c.SSH.Keyfile }, check: absoluteIfSet},
-		{section: "ssh", name: "server", field: func(c *Config) any { return &c.SSH.Server }, check: func(c *Config, v string) string {
+		}, Intro: "Now for the SSH configuration for the PG tunnel.", Prompt: "SSH User?",
+			Help: "The login on the SSH server(s)."},
+		{Section: "ssh", Name: "password", field: func(c *Config) any { return &c.SSH.Password },
+			Prompt: "SSH Password?",
+			Help:   "Deprecated: leave it blank and use a key file or the ssh agent."},
+		path(Key{Section: "ssh", Name: "keyfile", field: func(c *Config) any { return &c.SSH.Keyfile },
+			Prompt: "Authentication keyfile?",
+			Help:   "The private key to log in with (ed25519, ecdsa or rsa, without a passphrase). Blank: the ssh agent or the password only."}),
+		{Section: "ssh", Name: "server", field: func(c *Config) any { return &c.SSH.Server }, check: func(c *Config, v string) string {
 			if c.SSH.TwinTunnel && v == "" {
 				return "required when twin_tunnel = yes (it is the bastion)"
 			}
 			return ""
-		}},
-		{section: "ssh", name: "port", field: func(c *Config) any { return &c.SSH.Port }, min: 1, max: maxPort},
-		{section: "ssh", name: "bind_port", field: func(c *Config) any { return &c.SSH.BindPort }, min: 1, max: maxPort},
-		{section: "ssh", name: "bind_address", field: func(c *Config) any { return &c.SSH.BindAddress }},
-		{section: "ssh", name: "twin_tunnel", field: func(c *Config) any { return &c.SSH.TwinTunnel }},
-		{section: "ssh", name: "second_server", field: func(c *Config) any { return &c.SSH.SecondServer }, check: func(c *Config, v string) string {
+		}, Prompt: "Remote server?",
+			Help: "The SSH server to tunnel through (the bastion with a twin tunnel). Blank: no tunnel, connect to the bind address and port directly."},
+		{Section: "ssh", Name: "port", field: func(c *Config) any { return &c.SSH.Port }, min: 1, max: maxPort,
+			Prompt: "Port to SSH to?",
+			Help:   "The SSH server's port."},
+		{Section: "ssh", Name: "bind_port", field: func(c *Config) any { return &c.SSH.BindPort }, min: 1, max: maxPort,
+			Prompt: "Bind to what port?",
+			Help:   "PostgreSQL's port as seen from the (last) SSH server."},
+		{Section: "ssh", Name: "bind_address", field: func(c *Config) any { return &c.SSH.BindAddress },
+			Prompt: "Bind to which remote address?",
+			Help:   "PostgreSQL's address as seen from the (last) SSH server; normally localhost."},
+		{Section: "ssh", Name: "twin_tunnel", field: func(c *Config) any { return &c.SSH.TwinTunnel },
+			Prompt: "Use a twin tunnel mechanism?",
+			Help:   "Yes when the remote server is a bastion and PostgreSQL runs on a second host reached through it by SSH.",
+			Ask:    func(c *Config) bool { return c.SSH.Server != "" }},
+		{Section: "ssh", Name: "second_server", field: func(c *Config) any { return &c.SSH.SecondServer }, check: func(c *Config, v string) string {
 			switch {
 			case c.SSH.TwinTunnel && v == "":
 				return "required when twin_tunnel = yes"
@@ -87,8 +158,10 @@ func keys() []key {
 				return "second_server is set but twin_tunnel = no"
 			}
 			return ""
-		}},
-		{section: "ssh", name: "known_hosts", field: func(c *Config) any { return &c.SSH.KnownHosts }, check: func(c *Config, v string) string {
+		}, Prompt: "Address for 2nd server?",
+			Help: "The database host's SSH server as seen from the bastion, host or host:port.",
+			Ask:  func(c *Config) bool { return c.SSH.TwinTunnel }},
+		{Section: "ssh", Name: "known_hosts", field: func(c *Config) any { return &c.SSH.KnownHosts }, tidy: ExpandHome, check: func(c *Config, v string) string {
 			if c.SSH.Server != "" && v == "" {
 				return "required when server is set (host keys are always checked)"
 			}
@@ -98,16 +171,32 @@ func keys() []key {
 }
 
 // lookup finds a key of ks by section and name.
-func lookup(ks []key, section, name string) (key, bool) {
-	i := slices.IndexFunc(ks, func(k key) bool { return k.section == section && k.name == name })
+func lookup(ks []Key, section, name string) (Key, bool) {
+	i := slices.IndexFunc(ks, func(k Key) bool { return k.Section == section && k.Name == name })
 	if i < 0 {
-		return key{}, false
+		return Key{}, false
 	}
 	return ks[i], true
 }
 
-// get returns the key's value as written to the file.
-func (k key) get(c *Config) string {
+// String is "[section] name", as errors name the key.
+func (k Key) String() string { return "[" + k.Section + "] " + k.Name }
+
+// Secret tells whether the key is a password: never shown, never offered
+// as a default, left out of errors.
+func (k Key) Secret() bool {
+	_, ok := k.field(&Config{}).(*Secret)
+	return ok
+}
+
+// YesNo tells whether the key is a boolean: yes or no.
+func (k Key) YesNo() bool {
+	_, ok := k.field(&Config{}).(*bool)
+	return ok
+}
+
+// Get returns the key's value in c as Write puts it in the file.
+func (k Key) Get(c *Config) string {
 	switch p := k.field(c).(type) {
 	case *string:
 		return *p
@@ -128,13 +217,19 @@ func (k key) get(c *Config) string {
 		}
 		return strings.Join(*p, ",")
 	}
-	panic("config: key " + k.name + " has an unsupported field type")
+	panic("config: key " + k.Name + " has an unsupported field type")
 }
 
-// set stores v, a value from the file, in c. It returns what is wrong with
-// v when it cannot be stored (a number that is none or out of range, a bad
-// boolean), else "": the rest is Validate's job.
-func (k key) set(c *Config, v string) string {
+// Set stores v, the key's value as written in a file or typed to the
+// installer, in c. It fails with a *FieldError naming c.Path when v cannot
+// be stored (a number that is none or out of range, a bad boolean), and
+// then leaves c unchanged; the rest is Check's job. A boolean is yes, y,
+// true, on or 1, or no, n, false, off, 0 or blank, in any case; a list of
+// databases is separated by commas, spaces or both.
+func (k Key) Set(c *Config, v string) error {
+	if k.tidy != nil {
+		v = k.tidy(v)
+	}
 	switch p := k.field(c).(type) {
 	case *string:
 		*p = v
@@ -143,10 +238,10 @@ func (k key) set(c *Config, v string) string {
 	case *int, *time.Duration:
 		n, err := strconv.Atoi(v)
 		if err != nil && !errors.Is(err, strconv.ErrRange) {
-			return "not a number"
+			return k.FieldError(c.Path, v, "not a number")
 		}
 		if err != nil || n < k.min || n > k.max {
-			return k.outOfRange()
+			return k.FieldError(c.Path, v, k.outOfRange())
 		}
 		if d, ok := p.(*time.Duration); ok {
 			*d = time.Duration(n) * k.unit
@@ -155,29 +250,50 @@ func (k key) set(c *Config, v string) string {
 		}
 	case *bool:
 		switch strings.ToLower(v) {
-		case "yes", "true", "1", "on":
+		case "yes", "y", "true", "on", "1":
 			*p = true
-		case "no", "false", "0", "off", "":
+		case "no", "n", "false", "off", "0", "":
 			*p = false
 		default:
-			return "must be yes or no"
+			return k.FieldError(c.Path, v, "must be yes or no")
 		}
 	case *[]string:
-		*p = nil
-		if v != "*" {
-			for name := range strings.SplitSeq(v, ",") {
-				*p = append(*p, strings.TrimSpace(name))
-			}
-		}
+		*p = splitDatabases(v)
 	}
-	return ""
+	return nil
 }
 
-func (k key) outOfRange() string { return fmt.Sprintf("out of range %d-%d", k.min, k.max) }
+// splitDatabases splits a list of databases at commas and spaces. An empty
+// name between two commas is kept, for Check to refuse; "*" alone is nil.
+func splitDatabases(v string) []string {
+	if v == "*" {
+		return nil
+	}
+	var names []string
+	for part := range strings.SplitSeq(v, ",") {
+		f := strings.Fields(part)
+		if len(f) == 0 {
+			f = []string{""}
+		}
+		names = append(names, f...)
+	}
+	return names
+}
 
-// problem returns what is wrong with the key's value in c, or "".
-func (k key) problem(c *Config) string {
-	v := k.get(c)
+func (k Key) outOfRange() string { return fmt.Sprintf("must be %d to %d", k.min, k.max) }
+
+// Check returns what is wrong with the key's value in c, the other keys
+// considered, as a *FieldError naming c.Path; nil when nothing is.
+func (k Key) Check(c *Config) error {
+	v := k.Get(c)
+	if p := k.problem(c, v); p != "" {
+		return k.FieldError(c.Path, v, p)
+	}
+	return nil
+}
+
+// problem returns what is wrong with v, the key's value in c, or "".
+func (k Key) problem(c *Config, v string) string {
 	if strings.ContainsAny(v, "\r\n") {
 		return "contains a line break"
 	}
@@ -200,25 +316,45 @@ func (k key) problem(c *Config) string {
 	return ""
 }
 
-// fieldError reports problem with value v of the key in file; it leaves
+// FieldError reports problem with value v of the key in file; it leaves
 // out the value of a password.
-func (k key) fieldError(c *Config, file, v, problem string) *FieldError {
-	if _, ok := k.field(c).(*Secret); ok {
+func (k Key) FieldError(file, v, problem string) *FieldError {
+	if k.Secret() {
 		v = ""
 	}
-	return &FieldError{File: file, Section: k.section, Key: k.name, Value: v, Problem: problem}
+	return &FieldError{File: file, Section: k.Section, Key: k.Name, Value: v, Problem: problem}
 }
 
-// Validate checks every rule of DESIGN.md on c and returns all problems
+// Validate checks every key of c (Key.Check) and returns all problems
 // joined with errors.Join, each a *FieldError of one line naming c.Path.
 func (c *Config) Validate() error {
 	var errs []error
-	for _, k := range keys() {
-		if p := k.problem(c); p != "" {
-			errs = append(errs, k.fieldError(c, c.Path, k.get(c), p))
+	for _, k := range Keys() {
+		if err := k.Check(c); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// ExpandHome turns a leading ~/ (or a lone ~) into the running user's home
+// directory; v is returned unchanged otherwise, or when the home directory
+// is unknown.
+func ExpandHome(v string) string {
+	if v == "~" || strings.HasPrefix(v, "~/") {
+		if home, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(home, v[1:])
+		}
+	}
+	return v
+}
+
+// cleanPath cleans a path that is set ("" stays "").
+func cleanPath(v string) string {
+	if v == "" {
+		return v
+	}
+	return filepath.Clean(v)
 }
 
 func notEmpty(_ *Config, v string) string {
@@ -260,7 +396,7 @@ func relative(_ *Config, v string) string {
 
 func prefix(_ *Config, v string) string {
 	if !prefixRE.MatchString(v) {
-		return "must match ^[a-z][a-z0-9_]{0,30}$ (lowercase letter first, then lowercase letters, digits, _; at most 31)"
+		return "must be a lower-case letter, then up to 30 lower-case letters, digits or _ (" + prefixRE.String() + ")"
 	}
 	return ""
 }
@@ -273,8 +409,8 @@ func databases(c *Config, _ string) string {
 			return "has an empty name (write * for every database)"
 		case name == "*":
 			return "* must stand alone (it means every database)"
-		case strings.TrimSpace(name) != name || strings.Contains(name, ","):
-			return fmt.Sprintf("bad database name %q: no comma, no surrounding spaces", name)
+		case strings.ContainsFunc(name, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }):
+			return fmt.Sprintf("bad database name %q: no comma, no space", name)
 		}
 	}
 	return ""
