@@ -206,7 +206,7 @@ func TestKeyfileRefusals(t *testing.T) {
 			dir := filepath.Join(root, strings.ReplaceAll(tt.name, " ", "-"))
 			answers := writeAnswers(t, r, root, "keyfiles", dir, tt.key, fmt.Sprintf("port = %d\n", r.DBHost.Port))
 			_, last, code := runProgram(t, h, "pggraph-install", "-answers", answers)
-			if want := fmt.Sprintf("pggraph-install: ask: answers %s: [ssh] keyfile: %s", answers, tt.want); code != 2 || last != want {
+			if want := fmt.Sprintf("pggraph-install: ask: config %s: [ssh] keyfile = %q: %s", answers, tt.key, tt.want); code != 2 || last != want {
 				t.Errorf("pggraph-install: exit %d\n got %s\nwant %s", code, last, want)
 			}
 
