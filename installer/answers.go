@@ -1,6 +1,8 @@
 package installer
 
 import (
+	"errors"
+	"fmt"
 	"os"
 
 	"github.com/pggraph/pggraph/internal/config"
@@ -15,7 +17,7 @@ import (
 type Answers struct {
 	file *config.File
 	// TrustHostKeys answers TrustHostKey; false (the zero value) refuses
-	// unknown host keys. OfferTunnelTest is answered no.
+	// unknown host keys. OfferTunnelTest is answered yes.
 	TrustHostKeys bool
 }
 
@@ -28,8 +30,11 @@ var _ Prompter = (*Answers)(nil)
 // question is answered (Run's "check answers").
 func LoadAnswers(path string) (*Answers, error) {
 	r, err := os.Open(path)
+	if errors.Is(err, os.ErrPermission) {
+		return nil, fmt.Errorf("answers %s: %w (pggraph-install reads it as the user it runs as: chown that user, www-data, and chmod 600 it)", path, errors.Unwrap(err))
+	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("answers %s: %w", path, errors.Unwrap(err))
 	}
 	defer r.Close()
 	f, err := config.ReadFile(r, path)
@@ -61,7 +66,11 @@ func (a *Answers) Ask(k config.Key, def string, check func(string) error) (strin
 }
 
 // Confirm implements Prompter: TrustHostKey is answered by TrustHostKeys,
-// OfferTunnelTest by no.
+// OfferTunnelTest by yes (an unattended install tests its tunnel and
+// says how it went).
 func (a *Answers) Confirm(act Action) (bool, error) {
-	return act == TrustHostKey && a.TrustHostKeys, nil
+	if act == OfferTunnelTest {
+		return true, nil
+	}
+	return a.TrustHostKeys, nil
 }

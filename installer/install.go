@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -61,7 +62,19 @@ type Options struct {
 	// AgentSocket is the ssh-agent socket the tunnel to a twin tunnel's
 	// database host uses to fetch its host key; "" uses no agent.
 	AgentSocket string
+	// CronFile is the host's cron.d file for pggraph, read to tell the
+	// operator whether the new client needs a cron line; "" means
+	// DefaultCronFile.
+	CronFile string
+	// LogDir is where a client's log file goes by default
+	// (<LogDir>/<prefix>.log) when the answers leave [pggraph] log_file
+	// blank and the directory exists; "" means DefaultLogDir.
+	LogDir string
 }
+
+// DefaultLogDir is the log directory "Setting up the pggraph host" makes
+// (README.md), with a logrotate rule for *.log.
+const DefaultLogDir = "/var/log/pggraph"
 
 // StepError is a failed step of Run: "ask", "connect central database",
 // "host key", "create directory", …
@@ -108,30 +121,79 @@ func Run(ctx context.Context, opt Options) (*config.Config, error) {
 			return store.Open(ctx, l, metric.Groups())
 		}
 	}
+	if opt.CronFile == "" {
+		opt.CronFile = DefaultCronFile
+	}
+	if opt.LogDir == "" {
+		opt.LogDir = DefaultLogDir
+	}
 	s := newSession(opt)
 	if err := s.answer(ctx); err != nil {
 		return nil, err
 	}
 	c := s.c
+	logNote := defaultLogFile(c, opt.LogDir)
 	if err := install(ctx, opt, c); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(opt.Stdout, "\nInstalled %s (%s) in %s.\n", c.Install.Title, c.Local.Prefix, c.Install.Directory)
-	if opt.TestTunnel != nil && (c.SSH.Server != "" || c.SSH.BindAddress != "") {
-		test, err := opt.Prompter.Confirm(OfferTunnelTest)
-		if err != nil {
-			return c, stepErr("ask", err)
-		}
-		if test {
-			if err := opt.TestTunnel(ctx, c); err != nil {
-				fmt.Fprintf(opt.Stdout, "Tunnel test failed: %v\nFix the configuration in %s, then try pggraph-collect -t %s.\n", err, c.Path, c.Install.Directory)
-			} else {
-				fmt.Fprintln(opt.Stdout, "Tunnel test: ok.")
-			}
-		}
+	if logNote != "" {
+		fmt.Fprintln(opt.Stdout, logNote)
 	}
-	fmt.Fprint(opt.Stdout, NextSteps(c))
+	if err := testTunnel(ctx, opt, c); err != nil {
+		return c, err
+	}
+	sched, err := ReadSchedule(opt.CronFile, c.Install.Directory)
+	if err != nil {
+		fmt.Fprintf(opt.Stdout, "(%v: the cron advice below assumes there is none)\n", err)
+	}
+	fmt.Fprint(opt.Stdout, NextSteps(c, sched))
 	return c, nil
+}
+
+// testTunnel offers to test the new client's tunnel (an answers file
+// accepts) and says how it went, or how to test it later. A failed test
+// does not undo the install: the message says what to fix.
+func testTunnel(ctx context.Context, opt Options, c *config.Config) error {
+	if opt.TestTunnel == nil || c.SSH.Server == "" && c.SSH.BindAddress == "" {
+		return nil
+	}
+	test, err := opt.Prompter.Confirm(OfferTunnelTest)
+	if err != nil {
+		return stepErr("ask", err)
+	}
+	if !test {
+		fmt.Fprintf(opt.Stdout, "Tunnel not tested: pggraph-collect -t %s tests it without writing anything.\n", c.Install.Directory)
+		return nil
+	}
+	if err := opt.TestTunnel(ctx, c); err != nil {
+		fmt.Fprintf(opt.Stdout, "Tunnel test failed: %v\nFix the configuration in %s, then try pggraph-collect -t %s.\n", err, c.Path, c.Install.Directory)
+		return nil
+	}
+	fmt.Fprintln(opt.Stdout, "Tunnel test: ok.")
+	return nil
+}
+
+// defaultLogFile sets [pggraph] log_file to <dir>/<prefix>.log when the
+// answers left it blank and that file can be created in dir (which
+// README.md's host setup makes, with a logrotate rule). It returns a line
+// for the operator saying what was chosen, or "" when log_file was given
+// or dir does not exist.
+func defaultLogFile(c *config.Config, dir string) string {
+	if c.PGGraph.LogFile != "" {
+		return ""
+	}
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return ""
+	}
+	path := filepath.Join(dir, c.Local.Prefix+".log")
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+	if err != nil {
+		return fmt.Sprintf("Log file: none ([pggraph] log_file is blank): %v; pggraph-collect logs to stderr, which cron mails.", err)
+	}
+	f.Close()
+	c.PGGraph.LogFile = path
+	return fmt.Sprintf("Log file: %s ([pggraph] log_file; logrotate's rule for %s covers it).", path, dir)
 }
 
 // newSession starts from opt.Defaults (a copy) or config.Default().
@@ -351,18 +413,60 @@ func CronMinutes(prefix string, interval time.Duration) string {
 	return strings.Join(mins, ",")
 }
 
-// NextSteps is the text printed after a successful install.
-func NextSteps(c *config.Config) string {
+// NextSteps is the text printed after a successful install; sched is
+// what the host's cron.d file already does about the client.
+func NextSteps(c *config.Config, sched Schedule) string {
 	var b strings.Builder
 	dir := c.Install.Directory
 	fmt.Fprintf(&b, "\nNext steps:\n\n")
 	fmt.Fprintf(&b, "1. Test the tunnel: run\n     pggraph-forward %s\n   and in another terminal\n     psql -d template1 -U %s -h localhost -p %d\n\n", dir, c.Remote.User, c.Remote.LocalPort)
+	b.WriteString(cronStep(c, sched))
+	fmt.Fprintf(&b, "3. Let a web user see the pages:\n     sudo -u postgres pggraph-admin user add %s USER\n\n", c.Local.Prefix)
+	fmt.Fprintf(&b, "4. Apache: nothing to add when deploy/apache/pggraph.conf is in use (one <LocationMatch> serves every client directory); otherwise serve %s at /%s with CGI and FollowSymLinks, and deny *.ini.\n", dir, c.Install.WWWPath)
+	return b.String()
+}
+
+// cronStep is the next step about collecting: nothing to add when the
+// host's cron.d file already collects the client (a warning when it does
+// so twice), else the one line to add, in the file's format when there is
+// a file and as a crontab line when there is none.
+func cronStep(c *config.Config, sched Schedule) string {
+	dir := c.Install.Directory
 	every := fmt.Sprintf("%d minutes", int(c.PGGraph.Interval/time.Minute))
 	if c.PGGraph.Interval == time.Minute {
 		every = "minute"
 	}
-	fmt.Fprintf(&b, "2. Collect every %s: add this line to the crontab of the user that runs pggraph (crontab -e):\n     %s * * * * pggraph-collect %s\n\n", every, CronMinutes(c.Local.Prefix, c.PGGraph.Interval), dir)
-	fmt.Fprintf(&b, "3. Let a web user see the pages:\n     pggraph-admin user add %s USER\n\n", c.Local.Prefix)
-	fmt.Fprintf(&b, "4. Apache: nothing to add when deploy/apache/pggraph.conf is in use (one <LocationMatch> serves every client directory); otherwise serve %s at /%s with CGI and FollowSymLinks, and deny *.ini.\n", dir, c.Install.WWWPath)
-	return b.String()
+	line := fmt.Sprintf("%s * * * * pggraph-collect %s", CronMinutes(c.Local.Prefix, c.PGGraph.Interval), dir)
+	switch {
+	case sched.All > 0 && len(sched.Own) > 0:
+		return fmt.Sprintf("2. Collection: line %d of %s collects every client under %s (pggraph-collect -all), and line %s collects this one again: it would be collected twice per run of cron. Remove the client's own line.\n\n",
+			sched.All, sched.File, filepath.Dir(dir), joinInts(sched.Own))
+	case sched.All > 0:
+		return fmt.Sprintf("2. Collection: nothing to add. Line %d of %s collects every client under %s (pggraph-collect -all); a crontab line for this client too would collect it twice.\n\n",
+			sched.All, sched.File, filepath.Dir(dir))
+	case len(sched.Own) > 0:
+		return fmt.Sprintf("2. Collection: nothing to add. Line %s of %s collects this client.\n\n", joinInts(sched.Own), sched.File)
+	case sched.File != "":
+		return fmt.Sprintf("2. Collect every %s: add this line to %s (cron.d lines name the user pggraph runs as):\n     %s\n\n",
+			every, sched.File, strings.Replace(line, " pggraph-collect ", " "+runningUser()+" pggraph-collect ", 1))
+	}
+	return fmt.Sprintf("2. Collect every %s: add this line to the crontab of the user that runs pggraph (crontab -e):\n     %s\n   or collect every client with one line: install deploy/cron/pggraph as %s (then add nothing per client).\n\n",
+		every, line, DefaultCronFile)
+}
+
+// runningUser is the login name pggraph-install runs as, for a cron.d
+// line; www-data when it cannot be told.
+func runningUser() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return u.Username
+	}
+	return "www-data"
+}
+
+func joinInts(ns []int) string {
+	s := make([]string, len(ns))
+	for i, n := range ns {
+		s[i] = strconv.Itoa(n)
+	}
+	return strings.Join(s, ", ")
 }

@@ -55,7 +55,10 @@ func env(t testing.TB) *rig.Rig {
 // fixture is one install's inputs.
 type fixture struct {
 	root, dir, known, answers, cgi string
-	defaults                       *config.Config
+	// none is a path where nothing is: the install's cron.d file and
+	// log directory, so that this host's do not count.
+	none     string
+	defaults *config.Config
 }
 
 // newFixture writes an answers file for prefix under a new root; edit may
@@ -64,7 +67,7 @@ func newFixture(t *testing.T, r *rig.Rig, prefix string, centralPort int, edit f
 	t.Helper()
 	root := t.TempDir()
 	f := fixture{root: root, dir: filepath.Join(root, "www", prefix), known: filepath.Join(root, "ssh", "known_hosts"),
-		answers: filepath.Join(root, "answers.ini"), cgi: filepath.Join(root, "_main", "pggraph.cgi")}
+		answers: filepath.Join(root, "answers.ini"), cgi: filepath.Join(root, "_main", "pggraph.cgi"), none: filepath.Join(root, "none")}
 	if err := os.MkdirAll(filepath.Join(root, "www"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +117,7 @@ func (f fixture) run(t *testing.T, trust bool) (*config.Config, string, error) {
 	}
 	a.TrustHostKeys = trust
 	var out bytes.Buffer
-	c, err := Run(t.Context(), Options{Prompter: a, MainCGI: f.cgi, Stdout: &out, Defaults: f.defaults})
+	c, err := Run(t.Context(), Options{Prompter: a, MainCGI: f.cgi, Stdout: &out, Defaults: f.defaults, CronFile: f.none, LogDir: f.none})
 	return c, out.String(), err
 }
 
@@ -320,7 +323,7 @@ func TestUndo(t *testing.T) {
 		}
 		return failingStore{s}, nil
 	}
-	_, err = Run(t.Context(), Options{Prompter: a, MainCGI: f.cgi, Defaults: f.defaults, Open: open})
+	_, err = Run(t.Context(), Options{Prompter: a, MainCGI: f.cgi, Defaults: f.defaults, Open: open, CronFile: f.none, LogDir: f.none})
 	var se *StepError
 	if !errors.As(err, &se) || se.Step != "register client" {
 		t.Fatalf("err = %v", err)

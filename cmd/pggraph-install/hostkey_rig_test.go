@@ -18,6 +18,9 @@ import (
 // returns its stdout, the last line of its stderr and its exit code.
 func runProgram(t *testing.T, home, name string, args ...string) (stdout, last string, code int) {
 	t.Helper()
+	if name == "pggraph-install" {
+		args = append(hostless(), args...)
+	}
 	cmd := exec.Command(filepath.Join(binDir, name), args...)
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, "SSH_AUTH_SOCK=") && !strings.HasPrefix(kv, "HOME=") {

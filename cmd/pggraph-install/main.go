@@ -54,6 +54,8 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout *os.File, st
 	answers := fs.String("answers", "", "answer every question from this ini `file` (config.ini's sections and keys)")
 	cgi := fs.String("cgi", installer.DefaultMainCGI, "the installed pggraph.cgi `path` that index.cgi links to")
 	yes := fs.Bool("yes", false, "with -answers: trust an unknown SSH host key")
+	cron := fs.String("cron", installer.DefaultCronFile, "the host's cron.d `file` for pggraph, read to tell whether the client needs a cron line")
+	logDir := fs.String("log-dir", installer.DefaultLogDir, "`directory` of the client's log file <prefix>.log when [pggraph] log_file is blank (used only if it exists)")
 	if err := fs.Parse(args); err != nil {
 		return cli.Usage(fmt.Errorf("usage: %w", err))
 	}
@@ -64,11 +66,11 @@ func run(ctx context.Context, args []string, stdin *os.File, stdout *os.File, st
 		return cli.Usage(errors.New("usage: -yes needs -answers (a terminal asks instead)"))
 	}
 	agent := os.Getenv("SSH_AUTH_SOCK")
-	opt := installer.Options{MainCGI: *cgi, Stdout: stdout, AgentSocket: agent, TestTunnel: testTunnel(agent)}
+	opt := installer.Options{MainCGI: *cgi, Stdout: stdout, AgentSocket: agent, TestTunnel: testTunnel(agent), CronFile: *cron, LogDir: *logDir}
 	if *answers != "" {
 		a, err := installer.LoadAnswers(*answers)
 		if err != nil {
-			return cli.Usage(fmt.Errorf("answers: %w", err))
+			return cli.Usage(err)
 		}
 		a.TrustHostKeys = *yes
 		opt.Prompter = a

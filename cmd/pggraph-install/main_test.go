@@ -62,6 +62,12 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
+// hostless are pggraph-install's flags that keep a test off this host's
+// cron.d file and log directory: both point where nothing is.
+func hostless() []string {
+	return []string{"-cron", filepath.Join(binDir, "no-cron.d"), "-log-dir", filepath.Join(binDir, "no-log-dir")}
+}
+
 // central sets the central databases up once per test binary.
 var centralSetup centraltest.Once
 
@@ -226,7 +232,7 @@ func TestTerminal(t *testing.T) {
 	cgi := filepath.Join(root, "_main", "pggraph.cgi")
 	done := filepath.Join(root, "exit-code")
 	x := tmux{t: t, sock: filepath.Join(root, "tmux.sock")}
-	script := fmt.Sprintf("HOME=%s TERM=xterm %s -cgi %s; echo $? > %s; sleep 60", h, filepath.Join(binDir, "pggraph-install"), cgi, done)
+	script := fmt.Sprintf("HOME=%s TERM=xterm %s %s -cgi %s; echo $? > %s; sleep 60", h, filepath.Join(binDir, "pggraph-install"), strings.Join(hostless(), " "), cgi, done)
 	t.Cleanup(func() { removeClient(t, r, "acme") })
 	x.cmd("new-session", "-d", "-s", "inst", "-x", "200", "-y", "50", script)
 	t.Cleanup(func() { exec.Command("tmux", "-S", x.sock, "kill-server").Run() })
@@ -309,7 +315,7 @@ func TestAnswersFile(t *testing.T) {
 		}
 	}
 	install := func(args ...string) (string, int) {
-		cmd := exec.Command(filepath.Join(binDir, "pggraph-install"), args...)
+		cmd := exec.Command(filepath.Join(binDir, "pggraph-install"), append(hostless(), args...)...)
 		cmd.Env = append(os.Environ(), "HOME="+h)
 		out, err := cmd.CombinedOutput()
 		var ee *exec.ExitError
