@@ -16,8 +16,8 @@ import (
 	"time"
 )
 
-// benchGraph is the graph the benchmarks draw: three counter lines, like
-// RIG.md's measurements.
+// benchGraph is the graph the benchmarks draw: three counter lines, the
+// usual shape of a pggraph graph.
 const benchGraph = "buffers_written"
 
 // benchEnd is the end of the benchmarks' ranges.
