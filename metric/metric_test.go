@@ -1,6 +1,7 @@
 package metric
 
 import (
+	"regexp"
 	"testing"
 	"time"
 )
@@ -26,4 +27,28 @@ func TestRetentionWithDefaults(t *testing.T) {
 	if DefaultRetention() != (Retention{}).WithDefaults() {
 		t.Error("DefaultRetention differs from a zero Retention's defaults")
 	}
+}
+
+func TestValidPrefix(t *testing.T) {
+	rule := regexp.MustCompile(PrefixRule)
+	for _, p := range []string{
+		"", "a", "acme", "acme_2", "a234567890123456789012345678901", "a2345678901234567890123456789012",
+		"Acme", "1acme", "_acme", "acme-2", "acme.x", "acmé", "acme ", " acme", "a\n", "z9_", "ab\x00",
+	} {
+		if got, want := ValidPrefix(p), rule.MatchString(p); got != want {
+			t.Errorf("ValidPrefix(%q) = %v, the rule says %v", p, got, want)
+		}
+	}
+}
+
+func FuzzValidPrefix(f *testing.F) {
+	rule := regexp.MustCompile(PrefixRule)
+	for _, s := range []string{"acme", "Acme", "a_1", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if ValidPrefix(p) != rule.MatchString(p) {
+			t.Errorf("ValidPrefix(%q) disagrees with %s", p, PrefixRule)
+		}
+	})
 }

@@ -21,7 +21,7 @@
 // # A client's tables
 //
 // In the samples database, in the first schema of the search_path
-// (public), named <prefix>_…, where prefix matches ^[a-z][a-z0-9_]{0,30}$:
+// (public), named <prefix>_…, where prefix follows metric.PrefixRule:
 //
 //	<prefix>_object   id serial PRIMARY KEY, grp text, dbid oid, key text,
 //	                  name text, parent text, first_seen, last_seen timestamptz,

@@ -12,12 +12,9 @@ import (
 )
 
 // ErrPrefix is wrapped by every error about an invalid client prefix.
-var ErrPrefix = errors.New("prefix must match ^[a-z][a-z0-9_]{0,30}$")
+var ErrPrefix = errors.New("prefix must match " + metric.PrefixRule)
 
-var (
-	prefixRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
-	nameRE   = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
-)
+var nameRE = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 
 // maxIdent is PostgreSQL's identifier length (NAMEDATALEN-1).
 const maxIdent = 63
@@ -25,7 +22,7 @@ const maxIdent = 63
 // CheckPrefix returns an error wrapping ErrPrefix unless prefix is a valid
 // client prefix.
 func CheckPrefix(prefix string) error {
-	if !prefixRE.MatchString(prefix) {
+	if !metric.ValidPrefix(prefix) {
 		return fmt.Errorf("client %q: %w", prefix, ErrPrefix)
 	}
 	return nil
