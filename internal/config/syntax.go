@@ -19,6 +19,14 @@ import (
 // starts with ` or """ is everything up to the last ` or """ on its line,
 // whatever it holds (; # = quotes and spaces included), and must close
 // there. A UTF-8 byte order mark and CRLF line ends are accepted.
+//
+// This reader replaces gopkg.in/ini.v1, which pggraph used behind a line
+// pre-pass. Reading with ini.v1 alone was tried and measured: it needs
+// more code than this reader (274 lines against 218) and still cannot
+// keep config.ini's rules: its syntax errors quote the line (a password
+// among them), a key set twice is lost when the later value is blank, text
+// after a section's ] (`[ssh] port = 2222`) is dropped silently, and its
+// inline comments start at ` #` before an earlier ` ;`.
 
 // header is the comment Write puts first.
 const header = "pggraph client configuration — written by pggraph; keep it mode 0600"
