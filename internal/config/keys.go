@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -14,9 +13,6 @@ import (
 
 	"github.com/pggraph/pggraph/metric"
 )
-
-// prefixRE is the rule of a table prefix.
-var prefixRE = regexp.MustCompile(`^[a-z][a-z0-9_]{0,30}$`)
 
 // Key is one config.ini key: where it lives, which Config field holds it,
 // what a valid value is, and how pggraph-install asks for it. Keys returns
@@ -395,8 +391,8 @@ func relative(_ *Config, v string) string {
 }
 
 func prefix(_ *Config, v string) string {
-	if !prefixRE.MatchString(v) {
-		return "must be a lower-case letter, then up to 30 lower-case letters, digits or _ (" + prefixRE.String() + ")"
+	if !metric.ValidPrefix(v) {
+		return "must be a lower-case letter, then up to 30 lower-case letters, digits or _ (" + metric.PrefixRule + ")"
 	}
 	return ""
 }
