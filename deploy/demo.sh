@@ -176,7 +176,10 @@ start() {
 	fi
 	SECONDS=0
 	rm -rf "$state"
-	install -d -m 0755 "$state" "$state/www" "$state/www/_main" "$state/bin"
+	install -d -m 0755 "$state" "$state/bin"
+	# The web root as README's step 1 lays it out.
+	install -d -o root -g www-data -m 1775 "$state/www"
+	install -d -m 0755 "$state/www/_main"
 	install -d -m 0700 "$state/home" "$state/home/.ssh" "$state/answers"
 	: >"$state/pids"
 	trap 'failed' EXIT

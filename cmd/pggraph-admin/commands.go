@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/logging"
@@ -54,6 +56,23 @@ func (f *connFlags) server(s streams) (store.Server, string, error) {
 	return store.LocalServer(cfg.Local), db, nil
 }
 
+// explain adds to a refused login how to reach the server instead:
+// SQLSTATE 28000 is a role that does not exist, failed peer
+// authentication or no pg_hba.conf line, all of which mean pggraph-admin
+// logged in as the wrong user or to the wrong place; typically as root,
+// whom Debian's PostgreSQL knows no role for. Other errors are returned
+// as they are.
+func (f *connFlags) explain(err error) error {
+	var pgErr *pgconn.PgError
+	if !errors.As(err, &pgErr) || pgErr.Code != "28000" { // invalid_authorization_specification
+		return err
+	}
+	if f.config != "" {
+		return fmt.Errorf("%w; check [local] user and host in %s", err, f.config)
+	}
+	return fmt.Errorf("%w; run it as the postgres user (sudo -u postgres pggraph-admin …) or point it at the server with PGUSER/PGHOST or -config FILE", err)
+}
+
 // parse parses args with fs and wants exactly nargs positional arguments.
 func parse(fs *flag.FlagSet, args []string, nargs int, names string) error {
 	if err := fs.Parse(args); err != nil {
@@ -86,7 +105,7 @@ func newFlags(s streams, name, synopsis string) *flag.FlagSet {
 // setupCommand is pggraph-admin setup.
 type setupCommand struct {
 	streams
-	conn connFlags
+	conn *connFlags
 }
 
 func (c *setupCommand) run(ctx context.Context, args []string) error {
@@ -106,7 +125,7 @@ func (c *setupCommand) run(ctx context.Context, args []string) error {
 // clientListCommand is pggraph-admin client list.
 type clientListCommand struct {
 	streams
-	conn connFlags
+	conn *connFlags
 }
 
 func (c *clientListCommand) run(ctx context.Context, args []string) error {
@@ -175,7 +194,7 @@ func shorten(s string, n int) string {
 // clientRemoveCommand is pggraph-admin client remove.
 type clientRemoveCommand struct {
 	streams
-	conn connFlags
+	conn *connFlags
 }
 
 func (c *clientRemoveCommand) run(ctx context.Context, args []string) error {

@@ -18,6 +18,11 @@
 // the local socket as the current OS user. With -config FILE (a client's
 // config.ini or its install directory) it uses that file's [local]
 // section instead: host, port, user, password and the samples database.
+// On Debian the local socket lets an OS user in only as the role of the
+// same name (peer authentication), and root has none: run every
+// subcommand as the postgres user, `sudo -u postgres pggraph-admin …`.
+// When the server refuses the login itself (SQLSTATE 28000: no such role,
+// peer authentication failed, no pg_hba.conf line), the error says so.
 //
 // setup creates what is missing — roles pggraph and pggraph_web,
 // databases pggraph (or -db NAME), pggraph_clients and pggraph_users
@@ -87,7 +92,7 @@ const usage = `usage:
   pggraph-admin user list [-config FILE] [CLIENT]
   pggraph-admin user import [-config FILE] CLIENT FILE
 Without -config, the server is reached like psql: PGHOST, PGPORT, PGUSER,
-PGPASSWORD, ~/.pgpass.`
+PGPASSWORD, ~/.pgpass. On Debian: sudo -u postgres pggraph-admin …`
 
 // command is one subcommand.
 type command interface {
@@ -107,15 +112,17 @@ type streams struct {
 // subcommand's name; usage errors are cli.Usage errors.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	s := streams{stdin, stdout, stderr}
+	conn := &connFlags{} // the one command's
+	user := userFlags{conn: conn}
 	commands := map[string]command{
-		"setup":         &setupCommand{streams: s},
-		"client list":   &clientListCommand{streams: s},
-		"client remove": &clientRemoveCommand{streams: s},
-		"user add":      &userAddCommand{streams: s},
-		"user passwd":   &userPasswdCommand{streams: s},
-		"user del":      &userDelCommand{streams: s},
-		"user list":     &userListCommand{streams: s},
-		"user import":   &userImportCommand{streams: s},
+		"setup":         &setupCommand{streams: s, conn: conn},
+		"client list":   &clientListCommand{streams: s, conn: conn},
+		"client remove": &clientRemoveCommand{streams: s, conn: conn},
+		"user add":      &userAddCommand{streams: s, user: user},
+		"user passwd":   &userPasswdCommand{streams: s, user: user},
+		"user del":      &userDelCommand{streams: s, user: user},
+		"user list":     &userListCommand{streams: s, user: user},
+		"user import":   &userImportCommand{streams: s, user: user},
 	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
@@ -143,7 +150,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return fmt.Errorf("%s: %w", name, err) // a usage error stays one
+		return fmt.Errorf("%s: %w", name, conn.explain(err)) // a usage error stays one
 	}
 	return nil
 }

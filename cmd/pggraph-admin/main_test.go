@@ -2,8 +2,10 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
+	osuser "os/user"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -384,5 +386,101 @@ func TestShorten(t *testing.T) {
 		if got := shorten(tc.in, tc.n); got != tc.want {
 			t.Errorf("shorten(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 		}
+	}
+}
+
+// TestLoginHint: when the server refuses the login itself (SQLSTATE
+// 28000: no such role, as for root on Debian, or failed peer
+// authentication), every subcommand's one-line error says how to reach
+// the server instead; other connection failures do not.
+func TestLoginHint(t *testing.T) {
+	r := setUp(t)
+	me, err := osuser.Current()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// pggraph_peer may log in over the socket only by peer authentication,
+	// which this test's OS user (root) cannot pass, as on Debian's
+	// "local all all peer". The server restarts to load the line.
+	if err := r.Central.Exec(t.Context(), "postgres", `DROP ROLE IF EXISTS pggraph_peer; CREATE ROLE pggraph_peer LOGIN`); err != nil {
+		t.Fatal(err)
+	}
+	hba := filepath.Join(r.Central.DataDir, "pg_hba.conf")
+	orig, err := os.ReadFile(hba)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.WriteFile(hba, orig, 0o600); err != nil {
+			t.Error(err)
+		}
+		if err := r.Central.Exec(context.Background(), "postgres", `SELECT pg_reload_conf()`); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := os.WriteFile(hba, append([]byte("local all pggraph_peer peer\n"), orig...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Central.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Central.Start(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+
+	// A config.ini whose [local] section names a role the server lacks,
+	// over the socket.
+	cfg := ownerConfig(t, r, "hint", "no_such_role", "")
+	c, err := config.Load(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Local.Host = r.Central.SocketDir
+	if err := c.Write(cfg); err != nil {
+		t.Fatal(err)
+	}
+
+	const envHint = "; run it as the postgres user (sudo -u postgres pggraph-admin …) or point it at the server with PGUSER/PGHOST or -config FILE"
+	noRole := fmt.Sprintf(`FATAL: role "%s" does not exist (SQLSTATE 28000)`, me.Username)
+	peer := `FATAL: Peer authentication failed for user "pggraph_peer" (SQLSTATE 28000)`
+	every := [][]string{
+		{"setup"}, {"client", "list"}, {"client", "remove", "acme"},
+		{"user", "add", "-stdin", "acme", "carol"}, {"user", "passwd", "-stdin", "carol"}, {"user", "del", "carol"},
+		{"user", "list"}, {"user", "import", "acme", "-"},
+	}
+	tests := []struct {
+		name     string
+		env      map[string]string // "" unsets
+		commands [][]string
+		want     string // the end of the message
+	}{
+		{"as root", map[string]string{"PGUSER": ""}, every, noRole + envHint},
+		{"peer refused", map[string]string{"PGUSER": "pggraph_peer"}, every, peer + envHint},
+		{"config names no role", nil, [][]string{{"setup", "-config", cfg}, {"client", "list", "-config", cfg}, {"user", "list", "-config", cfg}},
+			`FATAL: role "no_such_role" does not exist (SQLSTATE 28000); check [local] user and host in ` + cfg},
+		{"wrong password", map[string]string{"PGHOST": r.Central.Host, "PGUSER": "postgres", "PGPASSWORD": "wrong"}, [][]string{{"setup"}, {"user", "list"}},
+			`FATAL: password authentication failed for user "postgres" (SQLSTATE 28P01)`},
+		{"closed port", map[string]string{"PGHOST": r.Central.Host, "PGPORT": "1"}, [][]string{{"client", "list"}},
+			"connect: connection refused"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			superEnv(t, r)
+			t.Setenv("PGHOST", r.Central.SocketDir)
+			t.Setenv("PGPASSWORD", "")
+			for k, v := range tt.env {
+				t.Setenv(k, v)
+				if v == "" {
+					os.Unsetenv(k)
+				}
+			}
+			for _, args := range tt.commands {
+				res := adminIn(t, "pw-of-carol\n", args...)
+				msg := "pggraph-admin: " + cli.OneLine(res.err)
+				if res.code != 1 || !strings.HasSuffix(msg, tt.want) || strings.Contains(msg, "\n") {
+					t.Errorf("%s: exit %d, message\n%s\nwant exit 1 and one line ending in\n%s", strings.Join(args, " "), res.code, msg, tt.want)
+				}
+			}
+		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"golang.org/x/crypto/bcrypt"
+	"golang.org/x/term"
 
 	"github.com/pggraph/pggraph/internal/cli"
 )
@@ -32,23 +33,34 @@ func (p passwordSource) read(user string) ([]byte, error) {
 		return readLine(p.stdin)
 	}
 	f, ok := p.stdin.(*os.File)
-	if !ok || !isTerminal(f) {
+	if !ok || !term.IsTerminal(int(f.Fd())) {
 		return nil, cli.Usage(errors.New("stdin is not a terminal: give the password on stdin with -stdin"))
 	}
-	fmt.Fprintf(p.stderr, "New password for %s: ", user)
-	pw, err := readNoEcho(f)
-	fmt.Fprintln(p.stderr)
+	pw, err := p.prompt(f, fmt.Sprintf("New password for %s: ", user))
 	if err != nil {
-		return nil, fmt.Errorf("read password: %w", err)
+		return nil, err
 	}
-	fmt.Fprintf(p.stderr, "Retype the password: ")
-	again, err := readNoEcho(f)
-	fmt.Fprintln(p.stderr)
+	again, err := p.prompt(f, "Retype the password: ")
+	defer clear(again)
 	if err != nil {
-		return nil, fmt.Errorf("read password: %w", err)
+		clear(pw)
+		return nil, err
 	}
 	if !bytes.Equal(pw, again) {
+		clear(pw)
 		return nil, errors.New("the passwords differ")
+	}
+	return pw, nil
+}
+
+// prompt writes prompt to stderr and reads one line from the terminal
+// tty with echo off; the terminal's settings are restored afterwards.
+func (p passwordSource) prompt(tty *os.File, prompt string) ([]byte, error) {
+	fmt.Fprint(p.stderr, prompt)
+	pw, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(p.stderr)
+	if err != nil {
+		return nil, fmt.Errorf("read password: %w", err)
 	}
 	return pw, nil
 }

@@ -19,7 +19,7 @@ import (
 // -config FILE or the libpq environment. Users live in pggraph_users, so
 // no samples database is needed.
 type userFlags struct {
-	conn connFlags
+	conn *connFlags
 }
 
 func (f *userFlags) register(fs *flag.FlagSet) {

@@ -312,7 +312,10 @@ func BenchmarkState(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		data := encodeSnapshot(snap)
+		data, err := encodeSnapshot(snap)
+		if err != nil {
+			b.Fatal(err)
+		}
 		size = len(data)
 		if _, err := tx.Exec(ctx, `INSERT INTO `+ident(t.state())+` (id, taken, snapshot) VALUES (1, $1, $2)
 ON CONFLICT (id) DO UPDATE SET taken = EXCLUDED.taken, snapshot = EXCLUDED.snapshot`, snap.Taken, data); err != nil {

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"math"
 	"strconv"
 	"strings"
@@ -10,67 +9,6 @@ import (
 
 	"github.com/pggraph/pggraph/metric"
 )
-
-func TestSnapshotEncoding(t *testing.T) {
-	taken := time.Date(2025, 1, 2, 3, 4, 5, 6, time.UTC)
-	tests := []struct {
-		name string
-		snap *metric.Snapshot
-	}{
-		{"empty", &metric.Snapshot{}},
-		{"no rows", &metric.Snapshot{Taken: taken, Version: 90600, Rows: map[string][]metric.Row{}}},
-		{"values", &metric.Snapshot{Taken: taken, Rows: map[string][]metric.Row{"g": {{
-			Values: []float64{math.NaN(), math.Inf(1), math.Inf(-1), math.Copysign(0, -1), 1e21, 1e-7, 0.1 + 0.2,
-				math.MaxFloat64, -math.SmallestNonzeroFloat64, 123456789012345678, float64(1 << 53)},
-		}}}}},
-		{"strings", &metric.Snapshot{Taken: taken, Rows: map[string][]metric.Row{"g\"\\": {{
-			Database: math.MaxUint32, Key: "\x00\x1f\"\\/</script>\u2028", Name: "日本語 ✓", Parent: "\t\r\n",
-			StatsReset: taken.In(time.FixedZone("X", -5*3600)),
-		}}}}},
-		{"nil and empty values", &metric.Snapshot{Rows: map[string][]metric.Row{"g": {{Key: "a"}, {Key: "b", Values: []float64{}}}}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			data := encodeSnapshot(tt.snap)
-			if !json.Valid(data) {
-				t.Fatalf("not JSON: %s", data)
-			}
-			got, err := decodeSnapshot(data)
-			if err != nil {
-				t.Fatalf("decode %s: %v", data, err)
-			}
-			want := *tt.snap
-			if want.Rows == nil {
-				want.Rows = map[string][]metric.Row{}
-			}
-			if err := sameSnapshot(&want, got); err != nil {
-				t.Errorf("%v\n%s", err, data)
-			}
-		})
-	}
-}
-
-func TestSnapshotInvalidUTF8(t *testing.T) {
-	snap := &metric.Snapshot{Rows: map[string][]metric.Row{"g": {{Key: "1", Name: "a\xffb"}}}}
-	got, err := decodeSnapshot(encodeSnapshot(snap))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if name := got.Rows["g"][0].Name; name != "a\uFFFDb" {
-		t.Errorf("name = %q", name)
-	}
-}
-
-func TestDecodeSnapshotErrors(t *testing.T) {
-	for _, data := range []string{
-		``, `{`, `{"format":2}`, `{"format":1,"groups":{"g":[{"v":[1,"x"]}]}}`,
-		`{"format":1,"groups":{"g":[{"v":[1,,2]}]}}`, `{"format":1,"groups":{"g":[{"v":{}}]}}`,
-	} {
-		if _, err := decodeSnapshot([]byte(data)); err == nil {
-			t.Errorf("decode %s: no error", data)
-		}
-	}
-}
 
 func TestCheckGroups(t *testing.T) {
 	col := func(name string, k metric.Kind) metric.Column { return metric.Column{Name: name, Kind: k} }
@@ -159,19 +97,6 @@ func bigSnapshot(taken time.Time, dbs, tables int) (*metric.Snapshot, []metric.S
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
-
-func BenchmarkSnapshotCodec(b *testing.B) {
-	snap, _ := bigSnapshot(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC), 5, 1000)
-	var size int
-	for b.Loop() {
-		data := encodeSnapshot(snap)
-		size = len(data)
-		if _, err := decodeSnapshot(data); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64(size), "bytes")
-}
 
 // TestLoopbackTLS: sslmode=prefer (the default) becomes disable on a
 // loopback address only; an explicit sslmode or PGSSLMODE is kept.

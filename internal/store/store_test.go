@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
 	"strings"
@@ -309,10 +310,13 @@ func TestEnsureClientRefusesForeignTables(t *testing.T) {
 }
 
 // sameSnapshot compares snapshots exactly: NaN equals NaN, floats by bits,
-// times by Equal.
+// times by Equal; no Columns equals empty Columns.
 func sameSnapshot(a, b *metric.Snapshot) error {
 	if !a.Taken.Equal(b.Taken) || !a.ServerStart.Equal(b.ServerStart) || a.Version != b.Version {
 		return fmt.Errorf("header %v %v %d != %v %v %d", a.Taken, a.ServerStart, a.Version, b.Taken, b.ServerStart, b.Version)
+	}
+	if !maps.EqualFunc(a.Columns, b.Columns, slices.Equal) {
+		return fmt.Errorf("columns %v != %v", a.Columns, b.Columns)
 	}
 	if len(a.Rows) != len(b.Rows) {
 		return fmt.Errorf("%d groups != %d", len(a.Rows), len(b.Rows))
@@ -355,6 +359,12 @@ func TestWritePreviousRoundTrip(t *testing.T) {
 				{Database: 1, Key: "k2"},
 			},
 			"other_group": {{Key: "x", Values: []float64{math.MaxFloat64, math.SmallestNonzeroFloat64}}},
+		},
+		// As an older or newer pggraph saves them: not the Store's columns.
+		Columns: map[string][]string{
+			"server":      {"xact_commit", "numbackends", "blks_read"},
+			"table":       {"seq_scan", "n_tup_ins", "dropped", "n_live_tup"},
+			"other_group": {"a", "b"},
 		},
 	}
 	tx, err := s.Begin(ctx, "round")

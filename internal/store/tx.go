@@ -86,7 +86,10 @@ func (x *Tx) Write(ctx context.Context, cur *metric.Snapshot, samples []metric.S
 	if err := x.copySamples(ctx, cur.Taken, samples, ids); err != nil {
 		return err
 	}
-	data := encodeSnapshot(cur)
+	data, err := encodeSnapshot(cur)
+	if err != nil {
+		return fmt.Errorf("save snapshot into %s: %w", x.t.state(), err)
+	}
 	_, err = x.tx.Exec(ctx, `
 INSERT INTO `+ident(x.t.state())+` (id, taken, snapshot) VALUES (1, $1, $2)
 ON CONFLICT (id) DO UPDATE SET taken = EXCLUDED.taken, snapshot = EXCLUDED.snapshot`, cur.Taken, data)
