@@ -390,9 +390,9 @@ func checkVersion(ctx context.Context, conn *pgx.Conn, kind string) error {
 	}
 	switch want := schema.Latest(kind); {
 	case v == 0:
-		return fmt.Errorf("check schema of database %s: not set up: run pggraph-admin setup", db)
+		return fmt.Errorf("check schema of database %s: not set up: run sudo -u postgres pggraph-admin setup", db)
 	case v < want:
-		return fmt.Errorf("check schema of database %s: version %d, this pggraph needs %d: run pggraph-admin setup", db, v, want)
+		return fmt.Errorf("check schema of database %s: version %d, this pggraph needs %d: run sudo -u postgres pggraph-admin setup", db, v, want)
 	case v > want:
 		return fmt.Errorf("check schema of database %s: version %d is newer than this pggraph's %d: upgrade pggraph", db, v, want)
 	}

@@ -823,7 +823,7 @@ func TestCheck(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bare.Close(ctx)
-	if err := bare.Check(ctx, "x"); err == nil || !strings.Contains(err.Error(), "database not_set_up: not set up: run pggraph-admin setup") {
+	if err := bare.Check(ctx, "x"); err == nil || !strings.Contains(err.Error(), "database not_set_up: not set up: run sudo -u postgres pggraph-admin setup") {
 		t.Errorf("Check on a bare database: %v", err)
 	}
 }
