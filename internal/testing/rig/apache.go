@@ -2,9 +2,18 @@ package rig
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -51,6 +60,16 @@ type ApacheOptions struct {
 	// SiteConf is the site configuration to run; "" means this
 	// repository's deploy/apache/pggraph.conf.
 	SiteConf string
+	// BasicOnly defines PGGRAPH_BASIC_ONLY: Basic auth alone, no login
+	// form. Otherwise browsers log in with the form and get a session,
+	// whose keys the rig makes up (Dir/session.conf).
+	BasicOnly bool
+	// SessionMaxAge is PGGRAPH_SESSION_MAX_AGE, rounded up to seconds;
+	// 0 keeps pggraph.conf's default.
+	SessionMaxAge time.Duration
+	// TLS serves HTTPS (URL https://…) with a self-signed certificate for
+	// 127.0.0.1, which Apache.TLS trusts.
+	TLS bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -61,8 +80,11 @@ type ApacheOptions struct {
 // process (stopped by PID; it dies with the test process), its children
 // running as www-data. Its logs stay in Dir.
 type Apache struct {
-	Port      int
-	URL       string // "http://127.0.0.1:<Port>"
+	Port int
+	URL  string // "http://127.0.0.1:<Port>", or https:// with TLS
+	// TLS is a client configuration that trusts the server's certificate;
+	// nil without ApacheOptions.TLS.
+	TLS       *tls.Config
 	Dir       string // pid file, logs, run/ (cgid socket), extra.conf
 	Conf      string // the httpd-rig.conf started
 	SiteConf  string // the pggraph.conf it includes
@@ -144,6 +166,19 @@ func StartApache(ctx context.Context, dir string, opt ApacheOptions) (*Apache, e
 	if err := writeExtra(filepath.Join(dir, "extra.conf"), opt); err != nil {
 		return nil, fmt.Errorf("start apache: %w", err)
 	}
+	if err := writeDefines(filepath.Join(dir, "defines.conf"), opt); err != nil {
+		return nil, fmt.Errorf("start apache: %w", err)
+	}
+	if err := writeSessionKeys(filepath.Join(dir, "session.conf")); err != nil {
+		return nil, fmt.Errorf("start apache: %w", err)
+	}
+	scheme := "http"
+	if opt.TLS {
+		if a.TLS, err = writeCertificate(dir); err != nil {
+			return nil, fmt.Errorf("start apache: %w", err)
+		}
+		scheme = "https"
+	}
 	a.env = []string{
 		"PATH=/usr/bin:/bin:/usr/sbin:/sbin",
 		"LANG=C",
@@ -160,7 +195,7 @@ func StartApache(ctx context.Context, dir string, opt ApacheOptions) (*Apache, e
 		if a.Port, err = freePort(); err != nil {
 			return nil, fmt.Errorf("start apache: %w", err)
 		}
-		a.URL = fmt.Sprintf("http://127.0.0.1:%d", a.Port)
+		a.URL = fmt.Sprintf("%s://127.0.0.1:%d", scheme, a.Port)
 		err = a.start(ctx)
 		if !errors.Is(err, errPortInUse) {
 			break
@@ -199,6 +234,83 @@ func writeExtra(path string, opt ApacheOptions) error {
 		b.WriteString("</Directory>\n")
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeDefines writes the rig's defines.conf, read before pggraph.conf:
+// the login mode, the session lifetime and TLS.
+func writeDefines(path string, opt ApacheOptions) error {
+	var b strings.Builder
+	b.WriteString("# Written by internal/testing/rig.StartApache.\n")
+	if opt.BasicOnly {
+		b.WriteString("Define PGGRAPH_BASIC_ONLY\n")
+	}
+	if opt.SessionMaxAge > 0 {
+		fmt.Fprintf(&b, "Define PGGRAPH_SESSION_MAX_AGE %d\n", int((opt.SessionMaxAge+time.Second-1)/time.Second))
+	}
+	if opt.TLS {
+		b.WriteString("Define RIG_TLS\n")
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o644)
+}
+
+// writeSessionKeys writes the two session secrets pggraph.conf includes,
+// new random ones, readable by root only (Apache reads its configuration
+// as root).
+func writeSessionKeys(path string) error {
+	conf := fmt.Sprintf("# Written by internal/testing/rig.StartApache.\nDefine PGGRAPH_SESSION_KEY %s\nDefine PGGRAPH_SITE_KEY %s\n", rand.Text(), rand.Text())
+	return os.WriteFile(path, []byte(conf), 0o600)
+}
+
+// writeCertificate writes dir/tls.crt and dir/tls.key, a new self-signed
+// certificate for 127.0.0.1, and returns a client configuration that
+// trusts it.
+func writeCertificate(dir string) (*tls.Config, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("tls key: %w", err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "pggraph rig"},
+		NotBefore:             time.Now().Add(-time.Hour),
+		NotAfter:              time.Now().Add(7 * 24 * time.Hour),
+		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1)},
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA:                  true,
+		BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("tls certificate: %w", err)
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("tls key: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tls.crt"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		return nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tls.key"), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}), 0o600); err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{RootCAs: pool}, nil
+}
+
+// Client returns an HTTP client for the server: it trusts the rig's
+// certificate with TLS, follows no redirects and gives up after timeout.
+func (a *Apache) Client(timeout time.Duration) *http.Client {
+	return &http.Client{
+		Timeout:       timeout,
+		Transport:     &http.Transport{TLSClientConfig: a.TLS},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
 }
 
 // start runs apache2 -DFOREGROUND on a.Port and waits until it answers.
@@ -244,7 +356,7 @@ func (a *Apache) start(ctx context.Context) error {
 func (a *Apache) waitReady(ctx context.Context, logOffset, outOffset int64) error {
 	ctx, cancel := context.WithTimeout(ctx, apacheReadyTimeout)
 	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
+	client := a.Client(2 * time.Second)
 	want := strconv.Itoa(a.proc.pid)
 	var last error
 	for {

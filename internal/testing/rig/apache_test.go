@@ -18,18 +18,7 @@ import (
 func TestApacheAndScreenshot(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	dir, err := os.MkdirTemp("/run", "pggraph-apache-test-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	root := filepath.Join(dir, "root")
-	if err := os.MkdirAll(filepath.Join(root, "acme"), 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir, root := apacheTestDir(t)
 	a, err := StartApache(ctx, filepath.Join(dir, "apache"), ApacheOptions{
 		Root:      root,
 		DBDParams: "host=127.0.0.1 port=1 dbname=pggraph_users user=pggraph_web connect_timeout=1",
@@ -53,7 +42,7 @@ func TestApacheAndScreenshot(t *testing.T) {
 	}{
 		{"/", 403},
 		{"/pggraph/", 403},
-		{"/pggraph/acme/", 401}, // Basic auth asked before anything else
+		{"/pggraph/acme/", 401}, // a login asked for before anything else
 		{"/pggraph/acme/config.ini", 403},
 	} {
 		resp, err := http.Get(a.URL + tc.path)
@@ -83,6 +72,9 @@ func TestApacheAndScreenshot(t *testing.T) {
 	if got := redactURL("http://user:secret-pw@127.0.0.1:80/x?y"); got != "http://user:xxxxx@127.0.0.1:80/x?y" {
 		t.Errorf("redactURL = %q", got)
 	}
+	if st, err := os.Stat(filepath.Join(a.Dir, "session.conf")); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("session keys: %v %v, want mode 0600", st, err)
+	}
 
 	pid := a.PID
 	if err := a.Stop(); err != nil {
@@ -97,4 +89,24 @@ func TestApacheAndScreenshot(t *testing.T) {
 	if err := a.Stop(); err != nil {
 		t.Errorf("second Stop: %v", err)
 	}
+}
+
+// apacheTestDir makes a directory for Apache tests that www-data may
+// search (t.TempDir may not be), removed after the test, and in it an
+// empty web root with a client directory acme.
+func apacheTestDir(t *testing.T) (dir, root string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("/run", "pggraph-apache-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root = filepath.Join(dir, "root")
+	if err := os.MkdirAll(filepath.Join(root, "acme"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, root
 }
