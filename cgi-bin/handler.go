@@ -35,8 +35,12 @@ type site struct {
 	Keep metric.Retention
 }
 
+// dir is the URL path of the client's directory, which holds the pages
+// (index.cgi), the login form and the logout.
+func (s site) dir() string { return "/" + strings.Trim(s.WWWPath, "/") + "/" }
+
 // base is the URL path of the client's pages.
-func (s site) base() string { return "/" + strings.Trim(s.WWWPath, "/") + "/index.cgi" }
+func (s site) base() string { return s.dir() + "index.cgi" }
 
 // samples is the central database as the pages read it; *store.Store
 // implements it.
@@ -80,21 +84,10 @@ type handler struct {
 	// version identifies the program build; it is part of every ETag, so
 	// a new pggraph.cgi invalidates cached pages.
 	version string
-}
-
-// userKey is the context key of the authenticated user.
-type userKey struct{}
-
-// withUser returns r with the web server's authenticated user (CGI
-// REMOTE_USER) attached; "" means none. The CGI shell sets it from the
-// environment, never from a request header.
-func withUser(r *http.Request, user string) *http.Request {
-	return r.WithContext(context.WithValue(r.Context(), userKey{}, user))
-}
-
-func remoteUser(r *http.Request) string {
-	u, _ := r.Context().Value(userKey{}).(string)
-	return u
+	// needUser refuses requests without an authenticated user (403): as
+	// a CGI, the web server must have checked a login. The development
+	// server serves its -user, or anyone.
+	needUser bool
 }
 
 // recorder remembers the status a handler sent.
@@ -143,12 +136,17 @@ func (p *pending[T]) get() (T, error) {
 // writing the access log row.
 const closeTimeout = 10 * time.Second
 
-// ServeHTTP answers one request: authorization (403), the query string
-// (400, 404), then the page, image or CSV, 304 when the client's copy is
-// current. Internal faults are one line with 500, never a stack trace.
-// Every request is logged to client_access_log; a failure to log goes to
-// the logger only.
+// ServeHTTP answers one request: the login form when the visit asks for
+// it (no database read, no log row), else authorization (403), the query
+// string (400, 404), then the page, image or CSV, 304 when the client's
+// copy is current. Internal faults are one line with 500, never a stack
+// trace. Every request but the login form's is logged to
+// client_access_log; a failure to log goes to the logger only.
 func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	if l := visitOf(r).Login; l != nil {
+		h.loginPage(rw, r, l)
+		return
+	}
 	w := &recorder{ResponseWriter: rw}
 	log := h.log.With(logging.Client, h.site.Prefix)
 	start := time.Now()
@@ -217,7 +215,7 @@ func (h *handler) logAccess(ctx context.Context, log *slog.Logger, p *pending[us
 	if uri == "" {
 		uri = r.URL.RequestURI()
 	}
-	a := store.Access{Login: remoteUser(r), Date: h.now(), Request: uri, IP: remoteIP(r.RemoteAddr), Status: status}
+	a := store.Access{Login: visitOf(r).User, Date: h.now(), Request: uri, IP: remoteIP(r.RemoteAddr), Status: status}
 	if err := u.LogAccess(ctx, a); err != nil {
 		log.Error(err.Error(), logging.Step, "access log")
 	}
@@ -257,7 +255,11 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 		return &httpError{http.StatusMethodNotAllowed, "only GET and HEAD"}
 	}
 	// Who may see what comes before anything about the request.
-	if user := remoteUser(r); user != "" {
+	user := visitOf(r).User
+	if user == "" && h.needUser {
+		return &httpError{http.StatusForbidden, "no login: the web server did not authenticate the request"}
+	}
+	if user != "" {
 		u, err := c.users.get()
 		if err != nil {
 			return &httpError{http.StatusInternalServerError, msgUsersDown + ": " + err.Error()}
@@ -295,7 +297,7 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 	case kindGraph:
 		body, ctype, herr = h.graph(ctx, src, req)
 	default:
-		body, herr = h.page(ctx, src, req, last)
+		body, herr = h.page(ctx, src, req, last, visitOf(r))
 		ctype = "text/html; charset=utf-8"
 	}
 	if herr != nil {
@@ -342,7 +344,7 @@ func (h *handler) cached(w http.ResponseWriter, r *http.Request, req request, la
 		hd.Set("Cache-Control", "no-cache")
 		return false
 	}
-	tag := h.etag(req, last)
+	tag := h.etag(req, last, visitOf(r))
 	hd.Set("ETag", tag)
 	hd.Set("Last-Modified", last.UTC().Format(http.TimeFormat))
 	hd.Set("Cache-Control", "private, max-age="+strconv.Itoa(maxAge(last, h.site.Interval, h.now())))
@@ -365,9 +367,10 @@ func maxAge(last time.Time, interval time.Duration, now time.Time) int {
 }
 
 // etag identifies a response: the data's version, the request, the site
-// settings the pages show and the program's build.
-func (h *handler) etag(req request, last time.Time) string {
+// settings and the login the pages show, and the program's build.
+func (h *handler) etag(req request, last time.Time, who visit) string {
 	sum := sha256.New()
+	fmt.Fprintf(sum, "%s\x00%t\x00", who.User, who.Form)
 	fmt.Fprintf(sum, "%s\x00%d\x00%s\x00%s\x00%s\x00%d\x00%d\x00",
 		h.version, last.UnixNano(), h.site.Prefix, h.site.Title, h.site.WWWPath, h.site.MaxImages, h.site.Interval)
 	fmt.Fprintf(sum, "%s\x00%s\x00%s\x00%d\x00%s\x00%s\x00%t\x00%d\x00%d\x00%s\x00%s\x00%s",

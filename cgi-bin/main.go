@@ -2,8 +2,9 @@
 // overview, a page per database with its tables, a page per table with its
 // indexes, every graph as a PNG image and as CSV. Each client's install
 // directory holds config.ini and index.cgi, a symlink to the installed
-// pggraph.cgi; Apache runs it as a CGI behind HTTP Basic auth
-// (deploy/apache/pggraph.conf).
+// pggraph.cgi; Apache runs it as a CGI behind its login (form login with
+// a session, or HTTP Basic auth: deploy/apache/pggraph.conf), and for
+// the login form itself.
 //
 // Usage:
 //
@@ -18,8 +19,11 @@
 // as [local] user, and never with [local] password: pggraph_web's password
 // comes from ~/.pgpass of the user the CGI runs as, or from the file
 // PGPASSFILE names (set by Apache's SetEnv). The authenticated user is
-// REMOTE_USER; one who is not a user of this client (client_users.client
-// is not [local] prefix) gets 403.
+// REMOTE_USER; a request without one gets 403, as does a user who is
+// not a user of this client (client_users.client is not [local] prefix).
+// Run for <www_path>/login (SCRIPT_NAME), it shows the login form,
+// without reading a database: to anyone, with 401 when Apache shows it
+// in place of a page (ErrorDocument 401; REDIRECT_* name that page).
 //
 // With -listen ADDR it serves the same handler over HTTP at
 // /<www_path>/index.cgi for development, reading -config FILE; -user U
@@ -54,7 +58,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
@@ -113,12 +116,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			cgiFail(stdout)
 			return err
 		}
-		user, uri := getenv("REMOTE_USER"), getenv("REQUEST_URI")
+		h.needUser = true
+		v, uri := visitFromEnv(getenv), getenv("REQUEST_URI")
 		return cgi.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.RequestURI == "" {
 				r.RequestURI = uri // cgi.Request parses it into URL only
 			}
-			h.ServeHTTP(w, withUser(r, user))
+			h.ServeHTTP(w, withVisit(r, v))
 		}))
 	}
 
@@ -244,8 +248,7 @@ func serve(ctx context.Context, addr string, h *handler, user string, stdout io.
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	base := h.site.base()
-	dir := strings.TrimSuffix(base, "index.cgi")
+	base, dir := h.site.base(), h.site.dir()
 	mux := http.NewServeMux()
 	page := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != base && r.URL.Path != dir {

@@ -21,6 +21,9 @@ import (
 //go:embed page.html
 var pageHTML string
 
+//go:embed head.html
+var headHTML string
+
 //go:embed page.css
 var pageCSS string
 
@@ -36,10 +39,18 @@ var csp = func() string {
 // escapes every name (database, table and index names are the client's, so
 // hostile). It is parsed per page, which is once per CGI process: image
 // requests, the most frequent, never pay for it.
-func pageTemplate() (*template.Template, error) {
-	return template.New("page").Funcs(template.FuncMap{
+func pageTemplate() (*template.Template, error) { return htmlTemplate("page", pageHTML) }
+
+// htmlTemplate parses an HTML page's template with the head all pages
+// share (head.html, which embeds page.css).
+func htmlTemplate(name, text string) (*template.Template, error) {
+	t, err := template.New(name).Funcs(template.FuncMap{
 		"css": func() template.CSS { return template.CSS(pageCSS) },
-	}).Parse(pageHTML)
+	}).Parse(headHTML)
+	if err != nil {
+		return nil, err
+	}
+	return t.New(name).Parse(text)
 }
 
 // Image sizes on the pages.
@@ -91,6 +102,8 @@ type field struct{ Name, Value string }
 // view is everything page.html shows.
 type view struct {
 	Title     string // the client's title
+	User      string // who is logged in ("" when unknown)
+	Logout    string // the logout link, for a login with a session
 	Heading   string
 	Crumbs    []link
 	Ranges    []link
@@ -217,11 +230,14 @@ func opening(req request, since time.Time) (request, bool) {
 	return shown, true
 }
 
-// page renders an HTML page: over the request's range, or for a young
-// client over all its data (opening).
-func (h *handler) page(ctx context.Context, src samples, req request, last time.Time) ([]byte, *httpError) {
+// page renders an HTML page for who: over the request's range, or for a
+// young client over all its data (opening).
+func (h *handler) page(ctx context.Context, src samples, req request, last time.Time, who visit) ([]byte, *httpError) {
 	base := h.site.base()
-	v := view{Title: h.site.Title, Updated: "never"}
+	v := view{Title: h.site.Title, Updated: "never", User: who.User}
+	if who.Form {
+		v.Logout = h.site.dir() + logoutName
+	}
 	if !last.IsZero() {
 		v.Updated = timeText(last)
 	}

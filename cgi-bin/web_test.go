@@ -188,7 +188,7 @@ func setUpSite(ctx context.Context, r *rig.Rig) error {
 	}
 	defer u.Close(ctx)
 	for _, x := range []struct{ name, pw, client string }{{"alice", alicePassword, "acme"}, {"carol", carolPassword, "young"}, {"bob", bobPassword, "other"}} {
-		h, err := bcrypt.GenerateFromPassword([]byte(x.pw), bcrypt.MinCost)
+		h, err := bcrypt.GenerateFromPassword([]byte(x.pw), bcrypt.DefaultCost) // as pggraph-admin user add
 		if err != nil {
 			return err
 		}
@@ -197,12 +197,35 @@ func setUpSite(ctx context.Context, r *rig.Rig) error {
 		}
 	}
 
-	web.apache, err = rig.StartApache(ctx, filepath.Join(web.dir, "apache"), rig.ApacheOptions{
-		Root:       web.root,
-		DBDParams:  fmt.Sprintf("host=%s port=%d dbname=pggraph_users user=pggraph_web", c.Host, c.Port),
-		PGPassFile: pgpass,
-	})
+	web.apache, err = rig.StartApache(ctx, filepath.Join(web.dir, "apache"), siteApache(rig.ApacheOptions{}))
 	return err
+}
+
+// siteApache returns opt with what every Apache of the site needs: the
+// web root and the central cluster's pggraph_users as pggraph_web.
+func siteApache(opt rig.ApacheOptions) rig.ApacheOptions {
+	c := web.rig.Central
+	opt.Root = web.root
+	opt.DBDParams = fmt.Sprintf("host=%s port=%d dbname=pggraph_users user=pggraph_web", c.Host, c.Port)
+	opt.PGPassFile = filepath.Join(web.dir, "pgpass")
+	return opt
+}
+
+// otherApache starts one more Apache over the site, configured by opt
+// (with its own session keys), in web.dir/name; the test stops it.
+func otherApache(t *testing.T, name string, opt rig.ApacheOptions) *rig.Apache {
+	t.Helper()
+	webSite(t)
+	a, err := rig.StartApache(t.Context(), filepath.Join(web.dir, name), siteApache(opt))
+	if err != nil {
+		t.Fatalf("start apache %s: %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := a.Stop(); err != nil {
+			t.Errorf("stop apache %s: %v", name, err)
+		}
+	})
+	return a
 }
 
 // goTool is the go command that runs these tests.
@@ -359,32 +382,117 @@ func youngStart(last time.Time) time.Time {
 	return last.Add(-(youngRuns - 1) * 10 * time.Minute)
 }
 
-// fetch GETs path from Apache as user (no credentials when ""), with
-// extra headers as name/value pairs.
+// Ways a request authenticates.
+const (
+	viaSession = iota // the session cookie of the user's login form login
+	viaBasic          // HTTP Basic auth
+)
+
+// sessions are the web tests' logins: a session cookie per user and
+// password, made by the login form on first use.
+var sessions struct {
+	mu     sync.Mutex
+	cookie map[[2]string]*http.Cookie
+}
+
+// fetch GETs path from Apache as user with the session of a login as
+// user (none when user is ""), with extra headers as name/value pairs.
 func fetch(t testing.TB, a *rig.Apache, path, user, password string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	return fetchVia(t, a, path, viaSession, user, password, header...)
+}
+
+// fetchBasic GETs path from Apache with HTTP Basic auth as user.
+func fetchBasic(t testing.TB, a *rig.Apache, path, user, password string, header ...string) (*http.Response, []byte) {
+	t.Helper()
+	return fetchVia(t, a, path, viaBasic, user, password, header...)
+}
+
+func fetchVia(t testing.TB, a *rig.Apache, path string, via int, user, password string, header ...string) (*http.Response, []byte) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, a.URL+path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if user != "" {
+	switch {
+	case user == "":
+	case via == viaBasic:
 		req.SetBasicAuth(user, password)
+	default:
+		req.AddCookie(session(t, a, user, password))
 	}
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
 	}
-	client := &http.Client{Timeout: 30 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := client.Do(req)
+	return do(t, a, req)
+}
+
+// do sends req without following redirects and reads the response.
+func do(t testing.TB, a *rig.Apache, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
+	resp, err := a.Client(30 * time.Second).Do(req)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL.RequestURI(), err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
 	if err != nil {
-		t.Fatalf("GET %s: %v", path, err)
+		t.Fatalf("%s %s: %v", req.Method, req.URL.RequestURI(), err)
 	}
 	return resp, body
 }
+
+// session returns the session cookie of a login as user on a's login
+// form, logging in on first use.
+func session(t testing.TB, a *rig.Apache, user, password string) *http.Cookie {
+	t.Helper()
+	sessions.mu.Lock()
+	defer sessions.mu.Unlock()
+	key := [2]string{a.URL + " " + user, password}
+	if c := sessions.cookie[key]; c != nil {
+		return c
+	}
+	resp, body := logIn(t, a, "/pggraph/acme/login", user, password)
+	c := sessionCookie(resp)
+	if resp.StatusCode != http.StatusFound || c == nil {
+		t.Fatalf("log in as %s: %d, session cookie %v\n%s%s", user, resp.StatusCode, c, body, a.Logs())
+	}
+	if sessions.cookie == nil {
+		sessions.cookie = map[[2]string]*http.Cookie{}
+	}
+	sessions.cookie[key] = c
+	return c
+}
+
+// logIn posts the login form to path (…/login with the query of the
+// page to return to) as a browser does, with more form fields as
+// name/value pairs.
+func logIn(t testing.TB, a *rig.Apache, path, user, password string, fields ...string) (*http.Response, []byte) {
+	t.Helper()
+	form := url.Values{userField: {user}, passwordField: {password}}
+	for i := 0; i+1 < len(fields); i += 2 {
+		form.Add(fields[i], fields[i+1])
+	}
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, a.URL+path, strings.NewReader(form.Encode()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return do(t, a, req)
+}
+
+// sessionCookie is the session cookie a response sets, nil when none.
+func sessionCookie(resp *http.Response) *http.Cookie {
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookieName {
+			return c
+		}
+	}
+	return nil
+}
+
+// sessionCookieName is the cookie of pggraph.conf's sessions.
+const sessionCookieName = "pggraph_session"
 
 // base and youngBase are the pages of clients acme and young.
 const (
@@ -392,44 +500,64 @@ const (
 	youngBase = "/pggraph/young/index.cgi"
 )
 
+// TestApacheAuth: every way into the pages, with a session and with
+// Basic auth, and what must never be served.
 func TestApacheAuth(t *testing.T) {
 	a := webSite(t)
 	tests := []struct {
-		name, path, user, password string
-		status                     int
+		name, path string
+		via        int
+		user       string
+		password   string
+		status     int
 	}{
-		{"no credentials", "/pggraph/acme/", "", "", 401},
-		{"wrong password", "/pggraph/acme/", "alice", "wrong", 401},
-		{"unknown user", "/pggraph/acme/", "mallory", "x", 401},
-		{"right password", "/pggraph/acme/", "alice", alicePassword, 200},
-		{"index.cgi", base, "alice", alicePassword, 200},
-		{"another client's user", "/pggraph/acme/", "bob", bobPassword, 403},
-		{"another client's user, index.cgi", base + "?graph=connections", "bob", bobPassword, 403},
-		{"config.ini", "/pggraph/acme/config.ini", "alice", alicePassword, 403},
-		{"config.ini without credentials", "/pggraph/acme/config.ini", "", "", 403},
-		{"config.ini encoded", "/pggraph/acme/config%2Eini", "alice", alicePassword, 403},
-		{"config.ini dot segment", "/pggraph/acme/./config.ini", "alice", alicePassword, 403},
-		{"config.ini double slash", "/pggraph//acme//config.ini", "alice", alicePassword, 403},
-		{"editor backup", "/pggraph/acme/config.ini~", "alice", alicePassword, 403},
-		{"path info", base + "/x", "alice", alicePassword, 403},
-		{"the root", "/pggraph/", "alice", alicePassword, 403},
-		{"outside", "/", "", "", 403},
+		{"no session", "/pggraph/acme/", viaSession, "", "", 401},
+		{"session", "/pggraph/acme/", viaSession, "alice", alicePassword, 200},
+		{"session, index.cgi", base, viaSession, "alice", alicePassword, 200},
+		{"session, image", base + "?graph=connections", viaSession, "alice", alicePassword, 200},
+		{"another client's user's session", "/pggraph/acme/", viaSession, "bob", bobPassword, 403},
+		{"another client's user's session, image", base + "?graph=connections", viaSession, "bob", bobPassword, 403},
+		{"the login form", "/pggraph/acme/login", viaSession, "", "", 200},
+		{"Basic, wrong password", "/pggraph/acme/", viaBasic, "alice", "wrong", 401},
+		{"Basic, unknown user", "/pggraph/acme/", viaBasic, "mallory", "x", 401},
+		{"Basic", "/pggraph/acme/", viaBasic, "alice", alicePassword, 200},
+		{"Basic, index.cgi", base, viaBasic, "alice", alicePassword, 200},
+		{"Basic, another client's user", "/pggraph/acme/", viaBasic, "bob", bobPassword, 403},
+		{"Basic, another client's user, index.cgi", base + "?graph=connections", viaBasic, "bob", bobPassword, 403},
+		{"config.ini", "/pggraph/acme/config.ini", viaSession, "alice", alicePassword, 403},
+		{"config.ini, Basic", "/pggraph/acme/config.ini", viaBasic, "alice", alicePassword, 403},
+		{"config.ini without credentials", "/pggraph/acme/config.ini", viaSession, "", "", 403},
+		{"config.ini encoded", "/pggraph/acme/config%2Eini", viaSession, "alice", alicePassword, 403},
+		{"config.ini dot segment", "/pggraph/acme/./config.ini", viaSession, "alice", alicePassword, 403},
+		{"config.ini double slash", "/pggraph//acme//config.ini", viaSession, "alice", alicePassword, 403},
+		{"config.ini as the login", "/pggraph/acme/login/../config.ini", viaSession, "", "", 403},
+		{"editor backup", "/pggraph/acme/config.ini~", viaSession, "alice", alicePassword, 403},
+		{"path info", base + "/x", viaSession, "alice", alicePassword, 403},
+		{"path info after the login", "/pggraph/acme/login/x", viaSession, "", "", 403},
+		{"the root", "/pggraph/", viaSession, "alice", alicePassword, 403},
+		{"outside", "/", viaSession, "", "", 403},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			resp, body := fetch(t, a, tc.path, tc.user, tc.password)
+			resp, body := fetchVia(t, a, tc.path, tc.via, tc.user, tc.password)
 			if resp.StatusCode != tc.status {
 				t.Fatalf("%s as %q: %d, want %d\n%s%s", tc.path, tc.user, resp.StatusCode, tc.status, body, a.Logs())
 			}
-			if tc.status == 401 && !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), `Basic realm="pggraph"`) {
-				t.Errorf("401 without a Basic challenge: %q", resp.Header.Get("WWW-Authenticate"))
+			challenge := resp.Header.Get("WWW-Authenticate")
+			switch {
+			case tc.status == 401 && tc.via == viaBasic && !strings.HasPrefix(challenge, `Basic realm="pggraph"`):
+				t.Errorf("401 without a Basic challenge: %q", challenge)
+			case tc.status == 401 && tc.via == viaSession && challenge != "":
+				t.Errorf("a browser without a session is asked for Basic auth: %q", challenge)
+			case tc.status == 401 && tc.via == viaSession && !bytes.Contains(body, []byte(`name="`+passwordField+`"`)):
+				t.Errorf("401 without the login form:\n%s", body)
 			}
-			for _, secret := range []string{ownerPassword, webPassword, "password = secret", "[local]"} {
+			for _, secret := range []string{ownerPassword, webPassword, alicePassword, "password = secret", "[local]"} {
 				if bytes.Contains(body, []byte(secret)) {
 					t.Errorf("the body shows %q:\n%s", secret, body)
 				}
 			}
-			if tc.status == 200 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+			if tc.status == 200 && !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") && !strings.Contains(tc.path, "graph=") {
 				t.Errorf("Content-Type %q", resp.Header.Get("Content-Type"))
 			}
 		})

@@ -91,6 +91,52 @@ func TestApacheAndScreenshot(t *testing.T) {
 	}
 }
 
+// TestApacheOptions starts Apache with Basic auth only, and with TLS:
+// each answers a page's request as its configuration says.
+func TestApacheOptions(t *testing.T) {
+	dir, root := apacheTestDir(t)
+	for _, tc := range []struct {
+		name      string
+		opt       ApacheOptions
+		scheme    string
+		challenge string // WWW-Authenticate of a page without a login
+	}{
+		{"basic-only", ApacheOptions{BasicOnly: true}, "http://", `Basic realm="pggraph"`},
+		{"tls", ApacheOptions{TLS: true, SessionMaxAge: 1500 * time.Millisecond}, "https://", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			opt := tc.opt
+			opt.Root = root
+			opt.DBDParams = "host=127.0.0.1 port=1 dbname=pggraph_users user=pggraph_web connect_timeout=1"
+			a, err := StartApache(t.Context(), filepath.Join(dir, tc.name), opt)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Stop()
+			if !strings.HasPrefix(a.URL, tc.scheme) || (a.TLS != nil) != opt.TLS {
+				t.Errorf("URL %s, TLS %v", a.URL, a.TLS)
+			}
+			resp, err := a.Client(10 * time.Second).Get(a.URL + "/pggraph/acme/")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != tc.challenge {
+				t.Errorf("%d %q, want 401 %q%s", resp.StatusCode, resp.Header.Get("WWW-Authenticate"), tc.challenge, a.Logs())
+			}
+			defines, err := os.ReadFile(filepath.Join(a.Dir, "defines.conf"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for cond, want := range map[string]bool{"Define PGGRAPH_BASIC_ONLY\n": opt.BasicOnly, "Define RIG_TLS\n": opt.TLS, "Define PGGRAPH_SESSION_MAX_AGE 2\n": opt.SessionMaxAge > 0} {
+				if strings.Contains(string(defines), cond) != want {
+					t.Errorf("defines.conf %q: %q wanted %v", defines, cond, want)
+				}
+			}
+		})
+	}
+}
+
 // apacheTestDir makes a directory for Apache tests that www-data may
 // search (t.TempDir may not be), removed after the test, and in it an
 // empty web root with a client directory acme.

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/pggraph/pggraph/internal/logging"
+)
+
+//go:embed login.html
+var loginHTML string
+
+// URL names, in a client's directory, of the login form and of logging
+// out (deploy/apache/pggraph.conf maps the first to this program).
+const (
+	loginName  = "login"
+	logoutName = "logout"
+)
+
+// Form fields of the login form: mod_auth_form's defaults.
+const (
+	userField     = "httpd_username"
+	passwordField = "httpd_password"
+)
+
+// visit is what the web server says about a request's login.
+type visit struct {
+	User string // REMOTE_USER; "" when none
+	// Form: the user logged in with the login form and has a session
+	// (AUTH_TYPE form), which the pages offer to end.
+	Form bool
+	// Login, when set, asks for the login page instead of anything else.
+	Login *login
+}
+
+// login is a request for the login page, which Apache runs this program
+// for at /<www_path>/login: asked for directly (GET), or shown instead of
+// a page that needs a login (ErrorDocument 401, after a failed login
+// too).
+type login struct {
+	// Return is the query string of the page to show after the login.
+	Return string
+	// Failed: the previous attempt's user name or password was wrong.
+	Failed bool
+	// Status is the response's: 401 in place of a page, 200 when asked
+	// for.
+	Status int
+}
+
+// visitFromEnv reads a CGI request's visit from the environment Apache
+// sets: REMOTE_USER and AUTH_TYPE, and for the login page (SCRIPT_NAME
+// …/login) where the browser comes from: an ErrorDocument's
+// REDIRECT_STATUS, REDIRECT_QUERY_STRING and REDIRECT_REQUEST_METHOD (a
+// failed login is a POST), or the QUERY_STRING of a direct request.
+func visitFromEnv(getenv func(string) string) visit {
+	v := visit{User: getenv("REMOTE_USER"), Form: strings.EqualFold(getenv("AUTH_TYPE"), "form")}
+	if path.Base(getenv("SCRIPT_NAME")) != loginName {
+		return v
+	}
+	l := &login{Return: getenv("QUERY_STRING"), Status: http.StatusOK}
+	if getenv("REDIRECT_STATUS") == strconv.Itoa(http.StatusUnauthorized) {
+		l.Return = getenv("REDIRECT_QUERY_STRING")
+		l.Failed = getenv("REDIRECT_REQUEST_METHOD") == http.MethodPost
+		l.Status = http.StatusUnauthorized
+	}
+	v.Login = l
+	return v
+}
+
+// loginView is what login.html shows.
+type loginView struct {
+	Title  string // the client's title
+	Action string // where the form posts: the login URL with the page to return to
+	Failed bool
+	// UserField and PasswordField name the form's fields.
+	UserField, PasswordField string
+}
+
+// loginPage answers a request for the login form (GET or HEAD; the form
+// posts to Apache). It reads no database: anyone may ask for it. The page to return to is kept only when it is a
+// valid request of these pages.
+func (h *handler) loginPage(w http.ResponseWriter, r *http.Request, l *login) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		h.fail(w, &httpError{http.StatusMethodNotAllowed, "only GET and HEAD"})
+		return
+	}
+	ret := l.Return
+	if _, herr := parseRequest(ret, h.now()); herr != nil {
+		ret = ""
+	}
+	v := loginView{Title: h.site.Title, Action: h.site.dir() + loginName, Failed: l.Failed,
+		UserField: userField, PasswordField: passwordField}
+	if ret != "" {
+		v.Action += "?" + ret
+	}
+	tmpl, err := htmlTemplate("login", loginHTML)
+	var buf bytes.Buffer
+	if err == nil {
+		err = tmpl.Execute(&buf, v)
+	}
+	if err != nil {
+		h.log.Error("login page: "+err.Error(), logging.Step, "serve")
+		h.fail(w, &httpError{http.StatusInternalServerError, "internal error"})
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", "text/html; charset=utf-8")
+	hd.Set("Content-Length", strconv.Itoa(buf.Len()))
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Security-Policy", csp)
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("X-Frame-Options", "DENY")
+	w.WriteHeader(l.Status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+// visitKey is the context key of a request's visit.
+type visitKey struct{}
+
+// withVisit returns r with what the web server said about its login
+// attached. The CGI shell sets it from the environment, never from a
+// request header.
+func withVisit(r *http.Request, v visit) *http.Request {
+	return r.WithContext(context.WithValue(r.Context(), visitKey{}, v))
+}
+
+// withUser returns r with user as the authenticated user; "" means none.
+func withUser(r *http.Request, user string) *http.Request {
+	return withVisit(r, visit{User: user})
+}
+
+// visitOf returns r's visit (the zero visit when none is attached).
+func visitOf(r *http.Request) visit {
+	v, _ := r.Context().Value(visitKey{}).(visit)
+	return v
+}
