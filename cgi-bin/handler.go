@@ -60,7 +60,8 @@ type users interface {
 	// UserClient returns the client a web user may see, an error
 	// wrapping store.ErrNoUser for an unknown user.
 	UserClient(ctx context.Context, name string) (string, error)
-	LogAccess(ctx context.Context, a store.Access) error
+	// LogAccess appends rows to client_access_log.
+	LogAccess(ctx context.Context, rows ...store.Access) error
 	Close(ctx context.Context) error
 }
 
@@ -88,6 +89,16 @@ type handler struct {
 	// a CGI, the web server must have checked a login. The development
 	// server serves its -user, or anyone.
 	needUser bool
+	// spool, when set, gathers the access log rows (the CGI); else each
+	// request writes its own.
+	spool *spool
+	// writeSpool, when set, has another process write the spool out
+	// spoolDelay from now; else the request that starts the spool does,
+	// after waiting that long itself.
+	writeSpool func() error
+	// cache, when set, keeps the images and CSV drawn until the next
+	// collection is due (the CGI).
+	cache *cache
 }
 
 // recorder remembers the status a handler sent.
@@ -142,29 +153,65 @@ const closeTimeout = 10 * time.Second
 // copy is current. Internal faults are one line with 500, never a stack
 // trace. Every request but the login form's is logged to
 // client_access_log; a failure to log goes to the logger only.
-func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
-	if l := visitOf(r).Login; l != nil {
-		h.loginPage(rw, r, l)
-		return
+func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h.respond(w, r)()
+}
+
+// respond is ServeHTTP up to the response; it returns the rest, which
+// the client need not wait for: closing the connections and the access
+// log. The CGI runs that once its response is out.
+func (h *handler) respond(rw http.ResponseWriter, r *http.Request) (finish func()) {
+	v := visitOf(r)
+	if v.Login != nil {
+		h.loginPage(rw, r, v.Login)
+		return func() {}
 	}
 	w := &recorder{ResponseWriter: rw}
 	log := h.log.With(logging.Client, h.site.Prefix)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(r.Context(), requestTimeout)
-	defer cancel()
-	// Both connections open while the request is parsed; pggraph_users
-	// is needed by every request (the access log).
-	conns := &conns{users: openAsync(ctx, h.openUsers)}
+	// The connections open while the request is parsed. pggraph_users is
+	// needed for the user's client, unless Apache checked it for this
+	// client's directory, and for the access log row, unless the spool
+	// takes it.
+	conns := &conns{}
+	if (v.User != "" && v.Client == "") || h.spool == nil {
+		conns.users = openAsync(ctx, h.openUsers)
+	}
 	req, perr := parseRequest(r.URL.RawQuery, h.now())
 	if perr == nil {
 		req.Range.Keep = h.site.Keep
-		conns.samples = openAsync(ctx, h.openSamples)
+		if req.Kind == kindGraph && h.cache != nil {
+			conns.hit = h.cache.get(h.cacheKey(req))
+		}
+		if conns.hit == nil {
+			conns.samples = openAsync(ctx, h.openSamples)
+		}
 	}
-	defer func() {
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				log.Error(fmt.Sprintf("panic: %v", v), logging.Step, "serve", "stack", string(debug.Stack()))
+				if w.status == 0 {
+					h.fail(w, &httpError{http.StatusInternalServerError, "internal error"})
+				}
+			}
+		}()
+		if herr := h.serve(ctx, log, w, r, conns, req, perr); herr != nil {
+			if herr.Status >= 500 {
+				log.Error(herr.Msg, logging.Step, "serve", "query", r.URL.RawQuery)
+				herr = &httpError{herr.Status, herr.public()}
+			}
+			h.fail(w, herr)
+		}
+	}()
+	return func() {
+		defer cancel()
 		cctx, ccancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 		defer ccancel()
-		h.logAccess(cctx, log, conns.users, r, w.status)
-		log.Debug("request done", "status", w.status, "ms", time.Since(start).Milliseconds())
 		if conns.samples != nil {
 			if src, err := conns.samples.get(); err == nil {
 				if err := src.Close(cctx); err != nil {
@@ -172,42 +219,31 @@ func (h *handler) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 				}
 			}
 		}
-	}()
-	defer func() {
-		if v := recover(); v != nil {
-			if v == http.ErrAbortHandler {
-				panic(v)
-			}
-			log.Error(fmt.Sprintf("panic: %v", v), logging.Step, "serve", "stack", string(debug.Stack()))
-			if w.status == 0 {
-				h.fail(w, &httpError{http.StatusInternalServerError, "internal error"})
+		if conns.drawn != nil && h.cache != nil {
+			if err := h.cache.put(h.cacheKey(req), conns.drawn); err != nil {
+				log.Debug(err.Error(), logging.Step, "cache")
 			}
 		}
-	}()
-	if herr := h.serve(ctx, log, w, r, conns, req, perr); herr != nil {
-		if herr.Status >= 500 {
-			log.Error(herr.Msg, logging.Step, "serve", "query", r.URL.RawQuery)
-			herr = &httpError{herr.Status, herr.public()}
-		}
-		h.fail(w, herr)
+		h.logAccess(cctx, log, conns.users, r, w.status, start)
+		log.Debug("request done", "status", w.status, "cached", conns.hit != nil, "ms", time.Since(start).Milliseconds())
 	}
 }
 
-// conns are a request's connections to the central databases; samples is
-// nil when the request needs none.
+// conns are a request's connections to the central databases, each nil
+// when the request needs none, and its cache entries: the one that
+// answers it (hit), or the one it drew (drawn).
 type conns struct {
-	users   *pending[users]
-	samples *pending[samples]
+	users      *pending[users]
+	samples    *pending[samples]
+	hit, drawn *entry
 }
 
-// logAccess appends the request's row to client_access_log and closes the
-// users connection.
-func (h *handler) logAccess(ctx context.Context, log *slog.Logger, p *pending[users], r *http.Request, status int) {
-	u, err := p.get()
-	if err != nil {
-		log.Error("access log: "+err.Error(), logging.Step, "users")
-		return
-	}
+// logAccess writes the request's row to client_access_log: to the spool,
+// and when this process is the one to write the spool out, that too,
+// spoolDelay after the request started; else (no spool, or it failed)
+// straight through the users connection, opened now if p is nil. It
+// closes the users connection.
+func (h *handler) logAccess(ctx context.Context, log *slog.Logger, p *pending[users], r *http.Request, status int, start time.Time) {
 	if status == 0 {
 		status = http.StatusOK
 	}
@@ -216,12 +252,63 @@ func (h *handler) logAccess(ctx context.Context, log *slog.Logger, p *pending[us
 		uri = r.URL.RequestURI()
 	}
 	a := store.Access{Login: visitOf(r).User, Date: h.now(), Request: uri, IP: remoteIP(r.RemoteAddr), Status: status}
+	var u users
+	if p != nil {
+		var err error
+		if u, err = p.get(); err != nil {
+			u = nil
+			log.Error("access log: "+err.Error(), logging.Step, "users")
+		}
+	}
+	defer func() {
+		if u != nil {
+			if err := u.Close(ctx); err != nil {
+				log.Warn(err.Error(), logging.Step, "users")
+			}
+		}
+	}()
+	if h.spool != nil {
+		write, err := h.spool.add(a)
+		if err == nil {
+			if write {
+				h.startWriting(ctx, log, start)
+			}
+			return
+		}
+		log.Warn(err.Error()+"; writing the row at once (the install directory must be writable by the CGI's user)", logging.Step, "access log")
+	}
+	if u == nil {
+		var err error
+		if u, err = h.openUsers(ctx); err != nil {
+			u = nil
+			log.Error("access log: "+err.Error(), logging.Step, "users")
+			return
+		}
+	}
 	if err := u.LogAccess(ctx, a); err != nil {
 		log.Error(err.Error(), logging.Step, "access log")
 	}
-	if err := u.Close(ctx); err != nil {
-		log.Warn(err.Error(), logging.Step, "users")
+}
+
+// startWriting has the spool written out spoolDelay after start: by
+// writeSpool's process, or else (or when it cannot start) by this one.
+func (h *handler) startWriting(ctx context.Context, log *slog.Logger, start time.Time) {
+	if h.writeSpool != nil {
+		err := h.writeSpool()
+		if err == nil {
+			return
+		}
+		log.Warn(err.Error()+"; writing the spool from this process", logging.Step, "access log")
 	}
+	select {
+	case <-time.After(time.Until(start.Add(spoolDelay))):
+	case <-ctx.Done():
+	}
+	n, err := h.spool.write(ctx, h.openUsers)
+	if err != nil {
+		log.Error(err.Error(), logging.Step, "access log")
+	}
+	log.Debug("access spool written", "rows", n)
 }
 
 // Kinds of internal fault the client is told about.
@@ -259,7 +346,15 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 	if user == "" && h.needUser {
 		return &httpError{http.StatusForbidden, "no login: the web server did not authenticate the request"}
 	}
-	if user != "" {
+	switch {
+	case user != "" && visitOf(r).Client != "":
+		// Apache checked the user against the client of this directory
+		// (pggraph.conf's dbd-group): it must be this config.ini's.
+		if c := visitOf(r).Client; c != h.site.Prefix {
+			log.Error(fmt.Sprintf("Apache serves this directory as client %s's, but its config.ini is client %s's: name the directory %s", c, h.site.Prefix, h.site.Prefix), logging.Step, "serve")
+			return &httpError{http.StatusForbidden, "user " + quoteValue(user) + " may not see this client"}
+		}
+	case user != "":
 		u, err := c.users.get()
 		if err != nil {
 			return &httpError{http.StatusInternalServerError, msgUsersDown + ": " + err.Error()}
@@ -277,6 +372,13 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 	if perr != nil {
 		return perr
 	}
+	if e := c.hit; e != nil {
+		step("cached")
+		if !h.cached(w, r, e.ETag, e.Last) {
+			h.send(w, r, req, e.Type, e.Body)
+		}
+		return nil
+	}
 	src, err := c.samples.get()
 	if err != nil {
 		return &httpError{http.StatusInternalServerError, msgSamplesDown + ": " + err.Error()}
@@ -287,7 +389,8 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 		return &httpError{http.StatusInternalServerError, msgSamplesDown + ": " + err.Error()}
 	}
 	step("last collection read")
-	if h.cached(w, r, req, last) {
+	tag := h.etag(req, last, visitOf(r))
+	if h.cached(w, r, tag, last) {
 		return nil
 	}
 	var body []byte
@@ -304,6 +407,15 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 		return herr
 	}
 	step("rendered")
+	h.send(w, r, req, ctype, body)
+	if req.Kind == kindGraph && !last.IsZero() {
+		c.drawn = &entry{ETag: tag, Type: ctype, Last: last, Expires: last.Add(h.site.Interval), Body: body}
+	}
+	return nil
+}
+
+// send writes a 200 response to req, its caching headers set.
+func (h *handler) send(w http.ResponseWriter, r *http.Request, req request, ctype string, body []byte) {
 	hd := w.Header()
 	hd.Set("Content-Type", ctype)
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
@@ -320,7 +432,6 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
-	return nil
 }
 
 // fail sends an error response: the status and one line of text.
@@ -335,16 +446,15 @@ func (h *handler) fail(w http.ResponseWriter, e *httpError) {
 	fmt.Fprintf(w, "%d %s: %s\n", e.Status, http.StatusText(e.Status), oneLine(e.Msg))
 }
 
-// cached sets the validators of a response about data collected at last
-// and answers 304 when the client's copy matches. Nothing is cached
-// before the first collection.
-func (h *handler) cached(w http.ResponseWriter, r *http.Request, req request, last time.Time) bool {
+// cached sets the validators of a response about data collected at last,
+// tagged tag, and answers 304 when the client's copy matches. Nothing is
+// cached before the first collection.
+func (h *handler) cached(w http.ResponseWriter, r *http.Request, tag string, last time.Time) bool {
 	hd := w.Header()
 	if last.IsZero() {
 		hd.Set("Cache-Control", "no-cache")
 		return false
 	}
-	tag := h.etag(req, last, visitOf(r))
 	hd.Set("ETag", tag)
 	hd.Set("Last-Modified", last.UTC().Format(http.TimeFormat))
 	hd.Set("Cache-Control", "private, max-age="+strconv.Itoa(maxAge(last, h.site.Interval, h.now())))
@@ -367,15 +477,24 @@ func maxAge(last time.Time, interval time.Duration, now time.Time) int {
 }
 
 // etag identifies a response: the data's version, the request, the site
-// settings and the login the pages show, and the program's build.
+// settings, the login a page shows (an image shows none), and the
+// program's build.
 func (h *handler) etag(req request, last time.Time, who visit) string {
 	sum := sha256.New()
-	fmt.Fprintf(sum, "%s\x00%t\x00", who.User, who.Form)
+	if req.Kind != kindGraph {
+		fmt.Fprintf(sum, "%s\x00%t\x00", who.User, who.Form)
+	}
 	fmt.Fprintf(sum, "%s\x00%d\x00%s\x00%s\x00%s\x00%d\x00%d\x00",
 		h.version, last.UnixNano(), h.site.Prefix, h.site.Title, h.site.WWWPath, h.site.MaxImages, h.site.Interval)
 	fmt.Fprintf(sum, "%s\x00%s\x00%s\x00%d\x00%s\x00%s\x00%t\x00%d\x00%d\x00%s\x00%s\x00%s",
 		req.Kind, req.DB, req.Table, req.Page, req.Sort, req.Graph, req.CSV, req.Width, req.Height, req.RangeName, req.From, req.To)
 	return `"` + hex.EncodeToString(sum.Sum(nil)[:12]) + `"`
+}
+
+// cacheKey names req's image or CSV in the cache: its ETag but for the
+// data's version, which the entry holds.
+func (h *handler) cacheKey(req request) string {
+	return strings.Trim(h.etag(req, time.Time{}, visit{}), `"`)
 }
 
 // etagMatch reports whether an If-None-Match header matches tag (weak

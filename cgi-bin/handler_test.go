@@ -143,13 +143,13 @@ func (u *fakeUsers) UserClient(ctx context.Context, name string) (string, error)
 	return "", fmt.Errorf("fake: %w", store.ErrNoUser)
 }
 
-func (u *fakeUsers) LogAccess(ctx context.Context, a store.Access) error {
+func (u *fakeUsers) LogAccess(ctx context.Context, rows ...store.Access) error {
 	if u.fail {
 		return errors.New("fake: log full")
 	}
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	u.log = append(u.log, a)
+	u.log = append(u.log, rows...)
 	return nil
 }
 

@@ -31,6 +31,10 @@ const (
 // visit is what the web server says about a request's login.
 type visit struct {
 	User string // REMOTE_USER; "" when none
+	// Client is the client Apache checked User against (MATCH_CLIENT,
+	// pggraph.conf's directory name, for its Require dbd-group); "" when
+	// it did not say, and the CGI asks pggraph_users itself.
+	Client string
 	// Form: the user logged in with the login form and has a session
 	// (AUTH_TYPE form), which the pages offer to end.
 	Form bool
@@ -53,12 +57,12 @@ type login struct {
 }
 
 // visitFromEnv reads a CGI request's visit from the environment Apache
-// sets: REMOTE_USER and AUTH_TYPE, and for the login page (SCRIPT_NAME
+// sets: REMOTE_USER, AUTH_TYPE and MATCH_CLIENT, and for the login page (SCRIPT_NAME
 // …/login) where the browser comes from: an ErrorDocument's
 // REDIRECT_STATUS, REDIRECT_QUERY_STRING and REDIRECT_REQUEST_METHOD (a
 // failed login is a POST), or the QUERY_STRING of a direct request.
 func visitFromEnv(getenv func(string) string) visit {
-	v := visit{User: getenv("REMOTE_USER"), Form: strings.EqualFold(getenv("AUTH_TYPE"), "form")}
+	v := visit{User: getenv("REMOTE_USER"), Client: getenv("MATCH_CLIENT"), Form: strings.EqualFold(getenv("AUTH_TYPE"), "form")}
 	if path.Base(getenv("SCRIPT_NAME")) != loginName {
 		return v
 	}

@@ -10,6 +10,7 @@
 //
 //	pggraph.cgi                                     as a CGI (Apache)
 //	pggraph.cgi -listen ADDR -config FILE [-user U]  development server
+//	pggraph.cgi -write-spool FILE                    (started by the CGI itself)
 //
 // As a CGI it reads config.ini next to the script Apache ran
 // (dirname(SCRIPT_FILENAME): the symlink's directory, so each client's
@@ -20,10 +21,15 @@
 // comes from ~/.pgpass of the user the CGI runs as, or from the file
 // PGPASSFILE names (set by Apache's SetEnv). The authenticated user is
 // REMOTE_USER; a request without one gets 403, as does a user who is
-// not a user of this client (client_users.client is not [local] prefix).
-// Run for <www_path>/login (SCRIPT_NAME), it shows the login form,
-// without reading a database: to anyone, with 401 when Apache shows it
-// in place of a page (ErrorDocument 401; REDIRECT_* name that page).
+// not a user of this client: Apache checked the user's client against
+// the directory's name (MATCH_CLIENT, from pggraph.conf, which then must
+// be [local] prefix), or else the CGI looks it up in pggraph_users
+// (client_users.client must be [local] prefix). Run for <www_path>/login
+// (SCRIPT_NAME), it shows the login form, without reading a database: to
+// anyone, with 401 when Apache shows it in place of a page (ErrorDocument
+// 401; REDIRECT_* name that page). Once its response is out it closes
+// stdout and stdin, so that Apache ends the request, and then writes its
+// access log row.
 //
 // With -listen ADDR it serves the same handler over HTTP at
 // /<www_path>/index.cgi for development, reading -config FILE; -user U
@@ -36,7 +42,16 @@
 // graph, database or table 404; each with a one-line text body. Responses
 // carry an ETag and Last-Modified from the client's last collection and
 // stay fresh until the next one is due; a matching If-None-Match gets 304.
-// Every request is appended to pggraph_users.client_access_log.
+// As a CGI it keeps the images and CSV it drew in cache/ beside
+// config.ini for as long, and answers them from there without a database.
+// Every request is appended to pggraph_users.client_access_log: as a CGI
+// by way of the spool access.spool beside config.ini (one JSON line per
+// request). The process that starts the spool runs this program again
+// with -write-spool, on its own, which a second later writes every row
+// gathered in one statement: a page and its images, fetched at once, cost
+// one login to pggraph_users, not one each. When the spool cannot be
+// written (the directory is not the CGI user's), each request writes its
+// own row.
 //
 // Diagnostics go to stderr (Apache's error log): failures at once, each
 // request's steps and timings with -v or PGGRAPH_DEBUG=1 (SetEnv). Exit
@@ -55,6 +70,7 @@ import (
 	"net/http"
 	"net/http/cgi"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
@@ -94,6 +110,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfgPath := fs.String("config", "", "config.ini (or install directory) for -listen")
 	devUser := fs.String("user", "", "with -listen: act as this authenticated user (REMOTE_USER)")
 	verbose := fs.Bool("v", false, "log every request's steps and timing to stderr (as a CGI: PGGRAPH_DEBUG=1)")
+	writeSpool := fs.String("write-spool", "", "write the access log rows spooled beside this config.ini to the database, a second from now (the CGI starts it)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
@@ -105,25 +122,42 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	log := logging.New(stderr, logging.Level(*verbose || getenv("PGGRAPH_DEBUG") != "", false))
 
+	if *writeSpool != "" {
+		oneRequestRuntime(getenv)
+		return writeSpooled(ctx, getenv, *writeSpool, log)
+	}
+
 	if *listen == "" {
 		if getenv("GATEWAY_INTERFACE") == "" {
 			return cli.Usage(errors.New("not run by a web server (no GATEWAY_INTERFACE): use -listen ADDR -config FILE to try it"))
 		}
-		oneRequestMemory(getenv)
-		h, err := newHandler(getenv, configPath(getenv("SCRIPT_FILENAME")), log)
+		oneRequestRuntime(getenv)
+		path := configPath(getenv("SCRIPT_FILENAME"))
+		h, err := newHandler(getenv, path, log)
 		if err != nil {
 			// Apache shows the client a 500; the cause is in its error log.
 			cgiFail(stdout)
 			return err
 		}
 		h.needUser = true
+		h.spool = &spool{path: filepath.Join(filepath.Dir(path), spoolName), now: time.Now}
+		h.writeSpool = func() error { return startSpoolWriter(path) }
+		h.cache = &cache{dir: filepath.Join(filepath.Dir(path), cacheDirName), now: time.Now}
 		v, uri := visitFromEnv(getenv), getenv("REQUEST_URI")
-		return cgi.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		finish := func() {}
+		err = cgi.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.RequestURI == "" {
 				r.RequestURI = uri // cgi.Request parses it into URL only
 			}
-			h.ServeHTTP(w, withVisit(r, v))
+			finish = h.respond(w, withVisit(r, v))
 		}))
+		// Apache ends the request when stdout and stdin close: the
+		// client need not wait for the access log and the closing of
+		// connections.
+		os.Stdout.Close()
+		os.Stdin.Close()
+		finish()
+		return err
 	}
 
 	if *cfgPath == "" {
@@ -136,15 +170,64 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return serve(ctx, *listen, h, *devUser, stdout)
 }
 
+// startSpoolWriter runs this program again, on its own (the CGI need not
+// wait for it), to write the access spool beside config.ini at path
+// spoolDelay from now.
+func startSpoolWriter(path string) error {
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("start the spool's writer: %w", err)
+	}
+	cmd := exec.Command(exe, "-write-spool", path)
+	cmd.Stderr = os.Stderr // Apache's error log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the spool's writer: %w", err)
+	}
+	return cmd.Process.Release()
+}
+
+// writeSpooled is -write-spool: after spoolDelay, it writes the access
+// spool beside config.ini at path to client_access_log.
+func writeSpooled(ctx context.Context, getenv func(string) string, path string, log *slog.Logger) error {
+	h, err := newHandler(getenv, path, log)
+	if err != nil {
+		return err
+	}
+	select {
+	case <-time.After(spoolDelay):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	s := &spool{path: filepath.Join(filepath.Dir(path), spoolName), now: time.Now}
+	ctx, cancel := context.WithTimeout(ctx, closeTimeout)
+	defer cancel()
+	n, err := s.write(ctx, h.openUsers)
+	log.Debug("access spool written", logging.Client, h.site.Prefix, "rows", n)
+	if err != nil {
+		return fmt.Errorf("%s: access log: %w", h.site.Prefix, err)
+	}
+	// This process runs at most once a second while the pages are
+	// visited: it also clears the image cache of what expired.
+	c := &cache{dir: filepath.Join(filepath.Dir(path), cacheDirName), now: time.Now}
+	if _, err := c.sweep(); err != nil {
+		return fmt.Errorf("%s: %w", h.site.Prefix, err)
+	}
+	return nil
+}
+
 // cgiHeapLimit is the Go heap a CGI process may reach before it collects
 // garbage at all: a year graph or a full page needs less.
 const cgiHeapLimit = 24 << 20
 
-// oneRequestMemory turns the garbage collector off up to cgiHeapLimit: a
-// CGI process lives for one request, so collecting would only cost time
-// (about a tenth of an image's CPU). GOGC or GOMEMLIMIT in the
-// environment keep the runtime's own settings.
-func oneRequestMemory(getenv func(string) string) {
+// oneRequestRuntime turns the garbage collector off up to cgiHeapLimit:
+// a CGI process lives for one request, so collecting would only cost
+// time (about a tenth of an image's CPU). GOGC or GOMEMLIMIT in the
+// environment keep the runtime's own settings. (pggraph.conf also sets
+// GOMAXPROCS=1 for the CGI: one thread running Go code costs less to
+// start and wake than two, 5–10% of its CPU, measured; set in the
+// process instead, it costs more than it saves.)
+func oneRequestRuntime(getenv func(string) string) {
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 		return
 	}
@@ -179,6 +262,10 @@ func newHandler(getenv func(string) string, path string, log *slog.Logger) (*han
 	}
 	// [local] host, port and database; the web role; no password (pgpass).
 	srv := store.LocalServer(config.Local{Host: cfg.Local.Host, Port: cfg.Local.Port, User: role})
+	// A request runs each statement once: one round trip each, rather
+	// than pgx's prepare and execute for a statement cache the process
+	// never uses again.
+	srv.Params += " default_query_exec_mode=exec"
 	samplesDB := cfg.Local.Database
 	groups := metric.Groups()
 	return &handler{

@@ -36,7 +36,8 @@ runs=(
 	"./cmd/pggraph-collect/;^BenchmarkCollectAll\$;3x;1;-all over 100 clients (median of 3 inside)"
 	"./cmd/pggraph-collect/;^BenchmarkStorage\$;1x;1;storage per client-year"
 	"./graph/;.;20x;1;images: the CGI and rrdtool (medians of 20 inside)"
-	"./cgi-bin/;.;2x;5;the overview page in Chromium"
+	"./cgi-bin/;InChromium;2x;5;the overview and a tables page in Chromium, after a login"
+	"./cgi-bin/;ApacheAB;1x;3;ab through Apache: a session, Basic auth"
 )
 
 failed=()

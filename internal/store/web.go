@@ -269,15 +269,29 @@ func (u *Users) UserClient(ctx context.Context, name string) (string, error) {
 	return client, nil
 }
 
-// LogAccess appends one row to client_access_log. Invalid UTF-8 in the
-// text fields is stored as U+FFFD and the request is cut to 2,000 bytes.
-func (u *Users) LogAccess(ctx context.Context, a Access) error {
+// LogAccess appends rows to client_access_log, in one statement and one
+// round trip. Invalid UTF-8 in the text fields is stored as U+FFFD and
+// each request is cut to 2,000 bytes.
+func (u *Users) LogAccess(ctx context.Context, rows ...Access) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
 	const maxRequest = 2000
-	req := strings.ToValidUTF8(a.Request, "\uFFFD")
-	if len(req) > maxRequest {
-		req = strings.ToValidUTF8(req[:maxRequest], "")
+	n := len(rows)
+	logins, reqs, ips := make([]string, n), make([]string, n), make([]string, n)
+	dates, statuses := make([]*time.Time, n), make([]int32, n)
+	for i, a := range rows {
+		req := strings.ToValidUTF8(a.Request, "\uFFFD")
+		if len(req) > maxRequest {
+			req = strings.ToValidUTF8(req[:maxRequest], "")
+		}
+		logins[i], reqs[i], ips[i] = strings.ToValidUTF8(a.Login, "\uFFFD"), req, strings.ToValidUTF8(a.IP, "\uFFFD")
+		if !a.Date.IsZero() {
+			dates[i] = &a.Date
+		}
+		statuses[i] = int32(a.Status)
 	}
 	// One round trip, and no wait for the WAL to reach the disk: losing
 	// the last access rows in a crash of the central server is better than
@@ -287,13 +301,14 @@ func (u *Users) LogAccess(ctx context.Context, a Access) error {
 	b.Queue(`SET LOCAL synchronous_commit TO off`)
 	b.Queue(`
 INSERT INTO client_access_log (login, date, request, ip_address, status)
-VALUES (nullif($1, ''), coalesce($2, now()), $3, nullif($4, ''), $5)`,
-		strings.ToValidUTF8(a.Login, "\uFFFD"), nullTime(a.Date), req, strings.ToValidUTF8(a.IP, "\uFFFD"), a.Status)
+SELECT nullif(l, ''), coalesce(d, now()), r, nullif(i, ''), s
+FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::text[], $5::int[]) AS a(l, d, r, i, s)`,
+		logins, dates, reqs, ips, statuses)
 	b.Queue(`COMMIT`)
 	if err := u.conn.SendBatch(ctx, b).Close(); err != nil {
 		// A failed INSERT leaves the transaction open and aborted.
 		_, _ = u.conn.Exec(ctx, `ROLLBACK`)
-		return fmt.Errorf("append to client_access_log: %w", err)
+		return fmt.Errorf("append %d rows to client_access_log: %w", n, err)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -181,6 +182,36 @@ func TestUsersAsWebRole(t *testing.T) {
 	if err := owner.conn.QueryRow(ctx, `SELECT count(*) FROM client_access_log
 		WHERE request = '/x' AND login IS NULL AND ip_address IS NULL AND date > now() - interval '1 minute'`).Scan(&nulls); err != nil || nulls != 1 {
 		t.Errorf("row without login: %d, %v", nulls, err)
+	}
+
+	// Several rows in one call, in their order.
+	batch := []Access{
+		{Login: "w-web", Date: when.Add(time.Second), Request: "/batch/1", IP: "192.0.2.2", Status: 200},
+		{Request: "/batch/2", Status: 401},
+		{Login: "w-web", Date: when.Add(3 * time.Second), Request: "/batch/3\xff", IP: "192.0.2.3", Status: 304},
+	}
+	if err := web.LogAccess(ctx, batch...); err != nil {
+		t.Fatalf("LogAccess of %d rows: %v", len(batch), err)
+	}
+	rows, err := owner.conn.Query(ctx, `SELECT coalesce(login, '-'),
+			CASE WHEN login IS NULL THEN date > now() - interval '1 minute' ELSE date IN ($1, $2) END,
+			request, coalesce(ip_address, '-'), status
+		FROM client_access_log WHERE request LIKE '/batch/%' ORDER BY id`, when.Add(time.Second), when.Add(3*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for rows.Next() {
+		var l, r, i string
+		var ok bool
+		var st int
+		if err := rows.Scan(&l, &ok, &r, &i, &st); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, fmt.Sprintf("%s %v %s %s %d", l, ok, r, i, st))
+	}
+	if want := "w-web true /batch/1 192.0.2.2 200|- true /batch/2 - 401|w-web true /batch/3\uFFFD 192.0.2.3 304"; strings.Join(got, "|") != want {
+		t.Errorf("batch rows %q, want %q", strings.Join(got, "|"), want)
 	}
 
 	// A refused row is an error, and the connection stays usable.

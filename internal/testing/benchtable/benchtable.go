@@ -160,25 +160,34 @@ func count(v float64) string {
 	return b.String()
 }
 
-// Check is a target: the figure (or the ratio) must be below (Op "<") or
-// at most (Op "<=") Value, in the metric's displayed unit.
+// Check is a target: the figure (or the ratio) must be below (Op "<"),
+// at most ("<="), at least (">=") or above (">") Value, in the metric's
+// displayed unit.
 type Check struct {
 	Ratio bool // check the ratio, not the figure
 	Op    string
 	Value float64
 }
 
+// ops are the checks' operators, as the table shows them.
+var ops = map[string]string{"<": "<", "<=": "≤", ">=": "≥", ">": ">"}
+
 // met reports whether v meets the check.
 func (c Check) met(v float64) bool {
-	if c.Op == "<" {
+	switch c.Op {
+	case "<":
 		return v < c.Value
+	case ">=":
+		return v >= c.Value
+	case ">":
+		return v > c.Value
 	}
 	return v <= c.Value
 }
 
 // text is the check as the table shows it.
 func (c Check) text(figure Metric) string {
-	op := map[string]string{"<": "<", "<=": "≤"}[c.Op]
+	op := ops[c.Op]
 	v := strconv.FormatFloat(c.Value, 'f', -1, 64)
 	if c.Ratio {
 		return "ratio " + op + " " + v

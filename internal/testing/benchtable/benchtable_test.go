@@ -103,6 +103,16 @@ func TestLines(t *testing.T) {
 			want: Line{What: "w", Figure: "14.0 MB", Baseline: "—", Ratio: "—", Target: "< 40 MB", Met: "✓", Runs: 3, Iterations: 20},
 		},
 		{
+			name: "at least, met",
+			row:  Row{What: "w", Figure: Metric{Bench: bench, Unit: "cgi-peak-MB", Show: "MB"}, Targets: []Check{{Op: ">=", Value: 14}}},
+			want: Line{What: "w", Figure: "14.0 MB", Baseline: "—", Ratio: "—", Target: "≥ 14 MB", Met: "✓", Runs: 3, Iterations: 20},
+		},
+		{
+			name: "above, not met",
+			row:  Row{What: "w", Figure: Metric{Bench: bench, Unit: "cgi-peak-MB", Show: "MB"}, Targets: []Check{{Op: ">", Value: 15}}},
+			want: Line{What: "w", Figure: "14.0 MB", Baseline: "—", Ratio: "—", Target: "> 15 MB", Met: "✗", Runs: 3, Iterations: 20, Failed: true},
+		},
+		{
 			name: "missing",
 			row:  Row{What: "w", Figure: Metric{Bench: "Collect", Unit: "ms-collect"}, Targets: []Check{{Op: "<", Value: 3}}},
 			want: Line{What: "w", Figure: "missing", Baseline: "—", Ratio: "—", Target: "< 3", Met: "✗", Missing: true},
@@ -129,7 +139,7 @@ func TestRows(t *testing.T) {
 			if c.Ratio && row.Ratio.Bench == "" && row.Baseline.Bench == "" {
 				t.Errorf("row %q checks a ratio it does not have", row.What)
 			}
-			if c.Op != "<" && c.Op != "<=" {
+			if _, ok := ops[c.Op]; !ok {
 				t.Errorf("row %q: op %q", row.What, c.Op)
 			}
 		}
