@@ -11,7 +11,7 @@
 # own PostgreSQL, sshd and Apache on free loopback ports and stops them).
 # Exit codes: 0 every test and fuzz target passed, 1 otherwise.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 
 GO=${GO:-go}
 # package:target:inputs — config.ini parsing and writing, the CGI's query
