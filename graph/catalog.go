@@ -11,6 +11,10 @@ const (
 	UnitBlocksPerSec = "blocks per second"
 	UnitPercent      = "%"
 	UnitSeconds      = "seconds"
+	UnitMsPerSec     = "ms per second"
+	// UnitAvgSessions draws counters of session time (seconds) per
+	// second: the average number of sessions in a state.
+	UnitAvgSessions = "sessions (average)"
 )
 
 // Ways of combining one column over several objects (every database of
@@ -29,6 +33,8 @@ type line struct {
 	// 100 × column / (column + other), both counters.
 	other string
 	over  string // overSum or overMax
+	// percent draws a Ratio gauge (0 to 1) in percent: 100 × column.
+	percent bool
 }
 
 // spec is one graph of the catalog: its public Def and where its lines
@@ -39,6 +45,14 @@ type spec struct {
 	unit        string
 	group       string // the metric group every line reads
 	lines       []line
+	stacked     bool // each line drawn on top of the ones before it
+	// absent, when set, makes the graph optional: pages show it only
+	// when its group has objects in the range, and otherwise say why
+	// with this text (e.g. the server version the view needs).
+	absent string
+	// replaces names a graph of the same scope this one stands in for
+	// when a page shows it: a finer source of the same data.
+	replaces string
 }
 
 // Line constructors keep the catalog to one line per graph line.
@@ -53,6 +67,12 @@ func worst(label, column string) line { return line{label: label, column: column
 // objects.
 func hitRatio(label, hit, miss string) line {
 	return line{label: label, column: hit, other: miss, over: overSum}
+}
+
+// highestShare is a Ratio gauge's highest value over the objects, in
+// percent.
+func highestShare(label, column string) line {
+	return line{label: label, column: column, over: overMax, percent: true}
 }
 
 // catalog is every graph, in page order: the overview, then one
@@ -109,8 +129,27 @@ func catalog() []spec {
 			}},
 		}
 	}
+	// waitLines are the wait groups' types, bottom to top.
+	waitLines := func() []line {
+		var out []line
+		for _, w := range [][2]string{
+			{"CPU", "cpu"}, {"IO", "io"}, {"Lock", "lock"}, {"LWLock", "lwlock"}, {"IPC", "ipc"},
+			{"Client", "client"}, {"Timeout", "timeout"}, {"BufferPin", "bufferpin"}, {"Extension", "extension"}, {"other", "other"},
+		} {
+			out = append(out, total(w[0], w[1]))
+		}
+		return out
+	}
 	var out []spec
 	out = append(out, perDatabase(Server, "")...)
+	out = append(out,
+		spec{name: "waits", title: "Active sessions by wait (pg_stat_activity, once a run)", scope: Server, unit: UnitCount,
+			group: "wait", stacked: true, lines: waitLines()},
+		spec{name: "wait_sampling", title: "Active sessions by wait (pg_wait_sampling)", scope: Server, unit: UnitAvgSessions,
+			group: "wait_sampling", stacked: true, lines: waitLines(), replaces: "waits",
+			absent: "Wait events come from pg_stat_activity, once a collection: for a finer profile, load pg_wait_sampling " +
+				"(shared_preload_libraries) and create its extension in the database pggraph connects to first."},
+	)
 	out = append(out,
 		spec{name: "connections", title: "Connections", scope: Server, unit: UnitCount, group: "server", lines: []line{
 			total("client backends", "client_backends"),
@@ -164,7 +203,8 @@ func catalog() []spec {
 
 // def is the spec's public description.
 func (s spec) def() Def {
-	d := Def{Name: s.name, Title: s.title, Scope: s.scope, Unit: s.unit}
+	d := Def{Name: s.name, Title: s.title, Scope: s.scope, Unit: s.unit,
+		Group: s.group, Stacked: s.stacked, Absent: s.absent, Replaces: s.replaces}
 	for _, l := range s.lines {
 		d.Lines = append(d.Lines, l.label)
 	}

@@ -51,6 +51,19 @@ type Def struct {
 	Scope Scope    // which objects the graph is about
 	Unit  string   // what the y axis shows, e.g. "bytes", "per second", "%", "seconds", "count"
 	Lines []string // line labels, in CSV column order
+	Group string   // the metric group the lines read
+	// Stacked draws each line on top of the ones before it, the band
+	// between them filled: the top line is their total. The CSV holds
+	// each line's own values.
+	Stacked bool
+	// Absent, when not "", makes the graph optional: a page shows it
+	// only when its group has objects in the range (and, on a database
+	// or table page, of that database or table), and otherwise shows
+	// this text, which says why there may be none.
+	Absent string
+	// Replaces names a graph of the same scope that a page leaves out
+	// when it shows this one.
+	Replaces string
 }
 
 // ErrBadRange is wrapped by every ParseRange error.
@@ -216,8 +229,11 @@ func Load(ctx context.Context, src Source, prefix string, q Query) (*Data, error
 		j := index[l.column]
 		for i, r := range rows {
 			p := Point{T: r.T, Seconds: r.Seconds[j], V: r.Values[j], Min: r.Min[j], Max: r.Max[j]}
-			if l.other != "" {
+			switch {
+			case l.other != "":
 				p.V, p.Min, p.Max = percentOf(r.Values[j], r.Values[index[l.other]]), math.NaN(), math.NaN()
+			case l.percent:
+				p.V, p.Min, p.Max = 100*p.V, 100*p.Min, 100*p.Max
 			}
 			s.Points[i] = p
 		}

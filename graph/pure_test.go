@@ -9,6 +9,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -550,6 +551,14 @@ func TestCatalog(t *testing.T) {
 				}
 				continue
 			}
+			if l.percent {
+				g, _ := metric.GroupByName(s.group)
+				i := slices.IndexFunc(g.Columns, func(c metric.Column) bool { return c.Name == l.column })
+				if counter || g.Columns[i].Unit != metric.Ratio || s.unit != UnitPercent {
+					t.Errorf("graph %s line %s: a share needs a Ratio gauge and unit %%", s.name, l.label)
+				}
+				continue
+			}
 			if counter != perSecond(s.unit) {
 				t.Errorf("graph %s line %s: counter %v with unit %q", s.name, l.label, counter, s.unit)
 			}
@@ -557,8 +566,16 @@ func TestCatalog(t *testing.T) {
 				t.Errorf("graph %s line %s: a counter is summed, not maxed", s.name, l.label)
 			}
 		}
-		if d, ok := Lookup(s.name); !ok || d.Name != s.name || len(d.Lines) != len(s.lines) {
+		if d, ok := Lookup(s.name); !ok || d.Name != s.name || len(d.Lines) != len(s.lines) || d.Group != s.group {
 			t.Errorf("Lookup(%s) = %v, %v", s.name, d, ok)
+		}
+		if s.replaces != "" {
+			if r, ok := lookup(s.replaces); !ok || r.scope != s.scope || r.replaces != "" || s.absent == "" {
+				t.Errorf("graph %s replaces %q: want an always shown graph of its scope, and itself optional", s.name, s.replaces)
+			}
+		}
+		if strings.Contains(s.absent, "\n") {
+			t.Errorf("graph %s: absent text spans lines", s.name)
 		}
 	}
 	if _, ok := Lookup("nope"); ok {
@@ -599,20 +616,40 @@ a lone point between gaps is always a dot.
 | --- | --- | --- | --- | --- | --- |
 `)
 	scopes := map[Scope]string{Server: "server", Database: "database", Table: "table"}
+	var notes []string
 	for _, s := range catalog() {
 		var lines, cols []string
 		for _, l := range s.lines {
 			lines = append(lines, l.label)
 			c := l.column
-			if l.other != "" {
+			switch {
+			case l.other != "":
 				c = l.column + "/(" + l.column + "+" + l.other + ")"
-			} else if l.over == overMax {
+			case l.percent:
+				c = "max 100×" + c
+			case l.over == overMax:
 				c = "max " + c
 			}
 			cols = append(cols, c)
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s: %s |\n", s.name, scopes[s.scope], s.title, s.unit,
+		title := s.title
+		if s.stacked {
+			title += " (stacked)"
+		}
+		if s.absent != "" {
+			title += " *"
+			note := "- `" + s.name + "`"
+			if s.replaces != "" {
+				note += " (shown instead of `" + s.replaces + "`)"
+			}
+			notes = append(notes, note+": "+s.absent)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s: %s |\n", s.name, scopes[s.scope], title, s.unit,
 			strings.Join(lines, ", "), s.group, strings.Join(cols, ", "))
+	}
+	if len(notes) > 0 {
+		b.WriteString("\n\\* Shown only when its group has data in the range (for that database or\ntable); otherwise the page says instead:\n\n")
+		b.WriteString(strings.Join(notes, "\n") + "\n")
 	}
 	return b.String()
 }

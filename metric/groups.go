@@ -1,5 +1,10 @@
 package metric
 
+import (
+	"fmt"
+	"strings"
+)
+
 // This file is pggraph's metric table: every group, its columns and its
 // SQL per minimum server_version_num. It is data; nothing else in the
 // package branches on the server version.
@@ -53,6 +58,8 @@ func Groups() []Group {
 		archiverGroup(),
 		replicationGroup(),
 		slotGroup(),
+		waitGroup(),
+		waitSamplingGroup(),
 		tableGroup(),
 		indexGroup(),
 	}
@@ -724,6 +731,137 @@ FROM pg_stat_user_indexes s
 JOIN pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
 CROSS JOIN ` + dbStatsReset + `
 WHERE s.schemaname !~ '^pg_temp_'`},
+		},
+	}
+}
+
+// waitTypes are the wait_event_type values that get a column of their
+// own in the wait groups, by column name; 'CPU' stands for no wait event.
+// Any other type (Activity, InjectionPoint…) is counted in "other".
+func waitTypes() []struct{ column, waitType string } {
+	return []struct{ column, waitType string }{
+		{"cpu", "CPU"},
+		{"lock", "Lock"},
+		{"lwlock", "LWLock"},
+		{"io", "IO"},
+		{"ipc", "IPC"},
+		{"client", "Client"},
+		{"timeout", "Timeout"},
+		{"bufferpin", "BufferPin"},
+		{"extension", "Extension"},
+	}
+}
+
+// waitColumns are the columns of the wait groups, of kind and unit:
+// the row's total, then one per wait type, then the rest.
+func waitColumns(kind Kind, unit Unit, total string) []Column {
+	help := map[string]string{
+		"cpu":       "No wait event: running on a CPU, or in a wait the server does not report",
+		"lock":      "Lock: heavyweight locks (rows, tables, transaction IDs)",
+		"lwlock":    "LWLock: lightweight locks on shared memory",
+		"io":        "IO: reading and writing data files and WAL",
+		"ipc":       "IPC: waiting for another server process",
+		"client":    "Client: waiting for the client to read or send (idle sessions' ClientRead left out)",
+		"timeout":   "Timeout: sleeping (pg_sleep, vacuum cost delay, checkpoint pacing)",
+		"bufferpin": "BufferPin: waiting for a buffer no other process pins",
+		"extension": "Extension: waits of extensions",
+	}
+	cols := []Column{{Name: "sessions", Kind: kind, Unit: unit, Help: total}}
+	for _, w := range waitTypes() {
+		cols = append(cols, Column{Name: w.column, Kind: kind, Unit: unit, Help: help[w.column]})
+	}
+	return append(cols, Column{Name: "other", Kind: kind, Unit: unit, Help: "Any other wait type (InjectionPoint in 17+)"})
+}
+
+// waitSplit is the select list of a wait group over w(type, event, n),
+// grouped by event and type: the row's key and name (the event as
+// 'Type:Event', 'CPU' for none), its total, and the total again in the
+// column of its type, 0 in the others. One row per event, so that
+// summing a column over the objects gives the wait type's total, and the
+// events can be ranked.
+func waitSplit() string {
+	var b strings.Builder
+	b.WriteString(`SELECT w.event AS key,
+       w.event AS name,
+       NULL::text AS parent,
+       NULL::timestamptz AS stats_reset,
+       sum(w.n) AS sessions`)
+	var known []string
+	for _, t := range waitTypes() {
+		fmt.Fprintf(&b, ",\n       CASE WHEN w.type = '%s' THEN sum(w.n) ELSE 0 END AS %s", t.waitType, t.column)
+		known = append(known, "'"+t.waitType+"'")
+	}
+	fmt.Fprintf(&b, ",\n       CASE WHEN w.type NOT IN (%s) THEN sum(w.n) ELSE 0 END AS other", strings.Join(known, ", "))
+	b.WriteString("\nFROM w\nGROUP BY w.event, w.type")
+	return b.String()
+}
+
+func waitGroup() Group {
+	return Group{
+		Name: "wait",
+		Help: "Client sessions running a statement, by wait event, as seen at each collection (pg_stat_activity; one row per event, 'CPU' for none)",
+		// Client backends and their parallel workers in state active,
+		// the monitoring session left out. The 'CPU' row is always there
+		// (0 when nothing runs), so every run has a sample even when
+		// nothing waits. All columns are gauges: an event seen once is
+		// sampled at once (see collector.Deltas).
+		Scope:   Server,
+		Columns: waitColumns(Gauge, Count, "Sessions in this wait event"),
+		Queries: []Query{
+			{MinVersion: 120000, SQL: `
+WITH w AS (
+    SELECT coalesce(a.wait_event_type, 'CPU') AS type,
+           coalesce(a.wait_event_type || ':' || a.wait_event, 'CPU') AS event,
+           1 AS n
+    FROM pg_stat_activity a
+    WHERE a.state = 'active' AND a.backend_type IN ('client backend', 'parallel worker')
+      AND a.pid <> pg_backend_pid()
+    UNION ALL
+    SELECT 'CPU', 'CPU', 0
+)
+` + waitSplit()},
+		},
+	}
+}
+
+// waitSamplingNeeds holds when pg_wait_sampling is loaded and its views
+// are visible on the connection: the extension created in that database
+// (the collector's first one, postgres by default) in a schema on the
+// search_path.
+const waitSamplingNeeds = `current_setting('shared_preload_libraries') ~ '(^|[\s,"])pg_wait_sampling([\s,"]|$)'
+AND to_regclass('pg_wait_sampling_profile') IS NOT NULL`
+
+func waitSamplingGroup() Group {
+	return Group{
+		Name: "wait_sampling",
+		Help: "Time spent in each wait event by every server process, sampled every pg_wait_sampling.profile_period ms by pg_wait_sampling (its profile; one row per event)",
+		// The profile counts samples per process, event and query since
+		// the last pg_wait_sampling_reset_profile(); a count times the
+		// sampling period is the time spent, so its growth per second is
+		// the average number of processes in that event. Left out: the
+		// Activity type (background processes idle in their main loop),
+		// Client:ClientRead (sessions idle, waiting for a command) and
+		// Extension:Extension (the sampler's own sleep). pg_wait_sampling
+		// 1.1 samples waits only (cpu stays 0); later versions with
+		// pg_wait_sampling.sample_cpu also processes on a CPU. A version
+		// that evicts profile entries makes a sum go down now and then:
+		// that interval is NULL, like a reset.
+		Scope:   Server,
+		Columns: waitColumns(Counter, Seconds, "Time spent in this wait event, all processes together"),
+		Queries: []Query{
+			{MinVersion: 120000, Needs: waitSamplingNeeds, SQL: `
+WITH w AS (
+    SELECT coalesce(p.event_type, 'CPU') AS type,
+           coalesce(p.event_type || ':' || p.event, 'CPU') AS event,
+           p.count * current_setting('pg_wait_sampling.profile_period')::float8 / 1000 AS n
+    FROM pg_wait_sampling_profile p
+    WHERE p.event_type IS DISTINCT FROM 'Activity'
+      AND (p.event_type, p.event) IS DISTINCT FROM ('Client', 'ClientRead')
+      AND (p.event_type, p.event) IS DISTINCT FROM ('Extension', 'Extension')
+    UNION ALL
+    SELECT 'CPU', 'CPU', 0
+)
+` + waitSplit()},
 		},
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -43,7 +44,7 @@ func TestMetricGroupsInvariants(t *testing.T) {
 	if len(groups) == 0 {
 		t.Fatal("Groups() is empty")
 	}
-	units := []metric.Unit{metric.Count, metric.Bytes, metric.Blocks, metric.Seconds, metric.Milliseconds, metric.XIDs, metric.Boolean}
+	units := []metric.Unit{metric.Count, metric.Bytes, metric.Blocks, metric.Seconds, metric.Milliseconds, metric.XIDs, metric.Boolean, metric.Ratio}
 	seenGroup := map[string]bool{}
 	for i, g := range groups {
 		t.Run(fmt.Sprintf("%d_%s", i, g.Name), func(t *testing.T) {
@@ -96,7 +97,7 @@ func TestMetricGroupsInvariants(t *testing.T) {
 				if strings.TrimSpace(q.SQL) == "" {
 					t.Errorf("query %d (MinVersion %d): empty SQL", j, q.MinVersion)
 				}
-				if strings.Contains(q.SQL, ";") {
+				if strings.Contains(q.SQL, ";") || strings.Contains(q.Needs, ";") {
 					t.Errorf("query %d (MinVersion %d): holds a ';' (one statement, no terminator)", j, q.MinVersion)
 				}
 				if j > 0 && q.MinVersion <= g.Queries[j-1].MinVersion {
@@ -120,16 +121,18 @@ func TestMetricVersionChoice(t *testing.T) {
 	versions := []int{120000, 130000, 140000, 150000, 160000, 170000, 180000}
 	// want[group] lists the chosen MinVersion for each of versions.
 	want := map[string][]int{
-		"database":    {120000, 120000, 140000, 140000, 140000, 140000, 140000},
-		"activity":    {120000, 120000, 120000, 120000, 120000, 120000, 120000},
-		"server":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
-		"bgwriter":    {120000, 120000, 120000, 120000, 120000, 170000, 170000},
-		"wal":         {120000, 120000, 140000, 140000, 140000, 140000, 180000},
-		"archiver":    {120000, 120000, 120000, 120000, 120000, 120000, 120000},
-		"replication": {120000, 120000, 120000, 120000, 120000, 120000, 120000},
-		"slot":        {120000, 130000, 130000, 130000, 130000, 130000, 130000},
-		"table":       {120000, 130000, 130000, 130000, 160000, 160000, 180000},
-		"index":       {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"database":      {120000, 120000, 140000, 140000, 140000, 140000, 140000},
+		"activity":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"server":        {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"bgwriter":      {120000, 120000, 120000, 120000, 120000, 170000, 170000},
+		"wal":           {120000, 120000, 140000, 140000, 140000, 140000, 180000},
+		"archiver":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"replication":   {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"slot":          {120000, 130000, 130000, 130000, 130000, 130000, 130000},
+		"table":         {120000, 130000, 130000, 130000, 160000, 160000, 180000},
+		"index":         {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"wait":          {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"wait_sampling": {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 	}
 	var names []string
 	for _, g := range metric.Groups() {
@@ -441,6 +444,7 @@ INSERT INTO %[1]s.%[2]s SELECT g, repeat('x', g) FROM generate_series(1, 100) g;
 CREATE TABLE %[4]s (id int);
 CREATE TABLE %[5]s (id bigint PRIMARY KEY);
 SELECT pg_create_physical_replication_slot('%[6]s', true);
+CREATE EXTENSION pg_wait_sampling;
 `, pgx.Identifier{metricWeirdSchema}.Sanitize(), pgx.Identifier{metricWeirdTable}.Sanitize(), pgx.Identifier{metricWeirdIndex}.Sanitize(),
 		metricCountedTable, pgx.Identifier{metricLongTable}.Sanitize(), metricTestSlot)
 	if err := pg.Exec(ctx, metricTestDB, setup+metricEmulateSQL); err != nil {
@@ -478,6 +482,13 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 			name := fmt.Sprintf("%s/%d", g.Name, q.MinVersion)
 			if q.MinVersion <= version {
 				t.Run("run/"+name, func(t *testing.T) {
+					if q.Needs != "" {
+						// Everything a query needs is there on the rig.
+						var holds bool
+						if err := mon.QueryRow(ctx, "SELECT ("+q.Needs+") IS TRUE").Scan(&holds); err != nil || !holds {
+							t.Fatalf("needs %s: %v, %v", q.Needs, holds, err)
+						}
+					}
 					rows := metricRun(ctx, t, mon, g, q.SQL)
 					if chosen, _ := g.QueryFor(version); chosen.MinVersion == q.MinVersion {
 						results[g.Name] = rows
@@ -505,7 +516,7 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 	t.Run("emulated", func(t *testing.T) {
 		for _, v := range []int{120000, 130000, 160000, 170000, 180000} {
 			cfg := metricMonitorConfig(t, pg, metricTestDB)
-			cfg.RuntimeParams["search_path"] = fmt.Sprintf("pg%d, pg_catalog", v)
+			cfg.RuntimeParams["search_path"] = fmt.Sprintf("pg%d, pg_catalog, public", v)
 			conn := metricConnect(ctx, t, cfg)
 			for _, g := range metric.Groups() {
 				sql, ok := g.SQL(v)
@@ -699,6 +710,9 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 		}
 	})
 
+	env := metricEnv{ctx: ctx, rig: r, pg: pg, mon: mon, version: version}
+	t.Run("wait", env.testWait)
+
 	t.Run("1000 tables", func(t *testing.T) {
 		// One database of 1,000 tables, each with a primary key, a second
 		// index, a TOAST table and a row: every table and index is read.
@@ -723,7 +737,11 @@ END $$`, i+1, i+250)); err != nil {
 		conn := metricConnect(ctx, t, metricMonitorConfig(t, pg, perfDB))
 		var perDB, server time.Duration
 		for _, g := range metric.Groups() {
-			sql, _ := g.SQL(version)
+			q, _ := g.QueryFor(version)
+			if q.Needs != "" {
+				continue // no extension in this database
+			}
+			sql := q.SQL
 			best := time.Duration(math.MaxInt64)
 			var n int
 			for range 3 {
@@ -814,5 +832,38 @@ func metricCheckEmulated(t *testing.T, version int, group string, rows []metricR
 		if got, want := metricValue(r, "total_autovacuum_time"), 2.5; version >= 180000 && got != want || version < 180000 && !math.IsNaN(got) {
 			t.Errorf("total_autovacuum_time = %v on %d", got, version)
 		}
+	}
+}
+
+// TestMetricReadmeRows checks that README.md's table of groups ("What is
+// collected") has, in the table's order, one row per group saying what
+// the group says: its help and its counters and gauges.
+func TestMetricReadmeRows(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n### What is collected\n")
+	section, _, _ = strings.Cut(section, "\n### ")
+	var rows []string
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, "| `") && strings.Count(line, " | ") == 3 {
+			rows = append(rows, line)
+		}
+	}
+	var want []string
+	for _, g := range metric.Groups() {
+		var counters, gauges []string
+		for _, c := range g.Columns {
+			if c.Kind == metric.Counter {
+				counters = append(counters, c.Name)
+			} else {
+				gauges = append(gauges, c.Name)
+			}
+		}
+		want = append(want, fmt.Sprintf("| `%s` | %s | %s | %s |", g.Name, g.Help, strings.Join(counters, ", "), strings.Join(gauges, ", ")))
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("README.md's group rows differ from the table; want:\n%s", strings.Join(want, "\n"))
 	}
 }

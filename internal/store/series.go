@@ -412,6 +412,59 @@ SELECT min(greatest(first_seen, oldest)) FROM k WHERE oldest IS NOT NULL`).Scan(
 	return since.UTC(), nil
 }
 
+// GroupsSeen returns the groups with objects seen in [from, to): of the
+// whole client when db is "", else of database db (objects in it, and
+// objects of server-wide groups named db), or of its table table
+// (objects named table in db). Pages show their optional graphs by it.
+// A client never collected has none; an unknown database or table has
+// none either.
+func (s *Store) GroupsSeen(ctx context.Context, prefix, db, table string, from, to time.Time) (map[string]bool, error) {
+	fail := func(err error) (map[string]bool, error) {
+		return nil, fmt.Errorf("groups seen of client %s: %w", prefix, err)
+	}
+	if err := CheckPrefix(prefix); err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	var oids []uint32
+	if db != "" {
+		var err error
+		oids, err = s.databaseOIDs(ctx, prefix, db)
+		switch {
+		case errors.Is(err, ErrNoObject):
+			return map[string]bool{}, nil
+		case err != nil:
+			return fail(err)
+		}
+	}
+	where, args := "", []any{from, to}
+	switch {
+	case table != "":
+		where, args = " AND dbid = ANY($3) AND name = $4", append(args, oids, table)
+	case db != "":
+		where, args = " AND (dbid = ANY($3) OR dbid = 0 AND name = $4)", append(args, oids, db)
+	}
+	rows, err := s.samples.Query(ctx, `SELECT DISTINCT grp FROM `+ident(tables{prefix}.object())+`
+WHERE last_seen >= $1 AND first_seen < $2`+where, args...)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table: never collected
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return fail(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fail(err)
+	}
+	out := make(map[string]bool, len(names))
+	for _, n := range names {
+		out[n] = true
+	}
+	return out, nil
+}
+
 // Orders of TableStats.
 const (
 	OrderBusiest = "busiest" // Activity, highest first

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -293,5 +294,45 @@ func TestDataSince(t *testing.T) {
 
 	if _, err := s.DataSince(ctx, "Bad"); !errors.Is(err, ErrPrefix) {
 		t.Errorf("DataSince(Bad) = %v, want ErrPrefix", err)
+	}
+}
+
+func TestGroupsSeen(t *testing.T) {
+	const prefix = "seen_t"
+	s, t0 := seriesFixture(t, prefix)
+	end := t0.Add(time.Hour)
+	for _, tc := range []struct {
+		name, db, table string
+		from, to        time.Time
+		want            string
+	}{
+		{"the whole client", "", "", t0, end, "activity database index table"},
+		{"a database: its objects and the server groups' rows named after it", "app", "", t0, end, "activity database index table"},
+		{"another database", "postgres", "", t0, end, "activity database"},
+		{"a table: the objects of its name", "app", "public.orders", t0, end, "table"},
+		{"a range before the first run", "", "", t0.Add(-2 * time.Hour), t0.Add(-time.Hour), ""},
+		{"an unknown database", "nosuch", "", t0, end, ""},
+		{"an unknown table", "app", "public.nosuch", t0, end, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.GroupsSeen(t.Context(), prefix, tc.db, tc.table, tc.from, tc.to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for n := range got {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			if strings.Join(names, " ") != tc.want {
+				t.Errorf("GroupsSeen = %v, want %s", names, tc.want)
+			}
+		})
+	}
+	if got, err := s.GroupsSeen(t.Context(), "never_t", "", "", t0, end); err != nil || len(got) != 0 {
+		t.Errorf("a client never collected: %v, %v", got, err)
+	}
+	if _, err := s.GroupsSeen(t.Context(), "Bad", "", "", t0, end); !errors.Is(err, ErrPrefix) {
+		t.Errorf("GroupsSeen(Bad) = %v, want ErrPrefix", err)
 	}
 }

@@ -1,0 +1,186 @@
+package metric_test
+
+import (
+	"context"
+	"math"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pggraph/pggraph/internal/testing/rig"
+	"github.com/pggraph/pggraph/metric"
+)
+
+// This file drives the numbers of the newer groups with known actions on
+// the rig's server (TestMetricSQL runs them once its objects exist).
+
+// metricEnv is what TestMetricSQL's group tests share: the rig, its
+// client PostgreSQL, a connection to metricTestDB as the pg_monitor role
+// and the server's version.
+type metricEnv struct {
+	ctx     context.Context
+	rig     *rig.Rig
+	pg      *rig.Postgres
+	mon     *pgx.Conn
+	version int
+}
+
+// read runs the group's query for the server on the monitor connection,
+// with fresh statistics.
+func (e metricEnv) read(t *testing.T, group string) []metricRow {
+	t.Helper()
+	return e.readOn(t, e.mon, group)
+}
+
+// readOn is read on another connection.
+func (e metricEnv) readOn(t *testing.T, conn *pgx.Conn, group string) []metricRow {
+	t.Helper()
+	g, ok := metric.GroupByName(group)
+	if !ok {
+		t.Fatalf("no group %s", group)
+	}
+	sql, ok := g.SQL(e.version)
+	if !ok {
+		t.Fatalf("group %s has no SQL for %d", group, e.version)
+	}
+	if _, err := conn.Exec(e.ctx, "SELECT pg_stat_clear_snapshot()"); err != nil {
+		t.Fatal(err)
+	}
+	return metricRun(e.ctx, t, conn, g, sql)
+}
+
+// exec runs sql as the superuser in metricTestDB, on a connection that
+// ends at once (and so flushes its statistics).
+func (e metricEnv) exec(t *testing.T, sql string) {
+	t.Helper()
+	if err := e.pg.Exec(e.ctx, metricTestDB, sql); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// until reads group until ok holds for its rows, for at most 10 s (a
+// backend's statistics reach the views within a second of its exit),
+// and returns the last rows.
+func (e metricEnv) until(t *testing.T, group string, ok func([]metricRow) bool) []metricRow {
+	t.Helper()
+	var rows []metricRow
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		rows = e.read(t, group)
+		if ok(rows) {
+			return rows
+		}
+	}
+	return rows
+}
+
+// metricLookup returns the row named name, and false when there is none.
+func metricLookup(rows []metricRow, name string) (metricRow, bool) {
+	for _, r := range rows {
+		if r.name != nil && *r.name == name {
+			return r, true
+		}
+	}
+	return metricRow{}, false
+}
+
+// metricSum is column c summed over rows, NULLs left out.
+func metricSum(rows []metricRow, c string) float64 {
+	var s float64
+	for _, r := range rows {
+		if v := metricValue(r, c); !math.IsNaN(v) {
+			s += v
+		}
+	}
+	return s
+}
+
+// metricWaitTypeColumns are the wait groups' per-type columns.
+var metricWaitTypeColumns = []string{"cpu", "lock", "lwlock", "io", "ipc", "client", "timeout", "bufferpin", "extension", "other"}
+
+// testWait holds a session on a lock another one has and checks both
+// wait groups: pg_stat_activity's sees one session in Lock:relation at
+// that moment, pg_wait_sampling's profile grows by the time it waited.
+func (e metricEnv) testWait(t *testing.T) {
+	a := metricConnect(e.ctx, t, metricSuperConfig(t, e.pg, metricTestDB))
+	b := metricConnect(e.ctx, t, metricSuperConfig(t, e.pg, metricTestDB))
+	tx, err := a.Begin(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(context.WithoutCancel(e.ctx))
+	if _, err := tx.Exec(e.ctx, "LOCK TABLE counted IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		if _, err := b.Exec(e.ctx, "SELECT count(*) FROM counted"); err != nil {
+			t.Errorf("waiting session: %v", err)
+		}
+	})
+	const event = "Lock:relation"
+	rows := e.until(t, "wait", func(rows []metricRow) bool {
+		r, ok := metricLookup(rows, event)
+		return ok && metricValue(r, "lock") == 1
+	})
+	r, ok := metricLookup(rows, event)
+	if !ok {
+		t.Fatalf("wait: no row %s", event)
+	}
+	for _, c := range append([]string{"sessions"}, metricWaitTypeColumns...) {
+		want := 0.0
+		if c == "sessions" || c == "lock" {
+			want = 1
+		}
+		if got := metricValue(r, c); got != want {
+			t.Errorf("wait %s: %s = %v, want %v", event, c, got, want)
+		}
+	}
+	if r.key != event {
+		t.Errorf("wait: key %q, want %q", r.key, event)
+	}
+	if _, ok := metricLookup(rows, "CPU"); !ok {
+		t.Error("wait: no CPU row")
+	}
+	if got := metricSum(rows, "lock"); got != 1 {
+		t.Errorf("wait: lock summed over the events = %v, want 1", got)
+	}
+
+	// The profile, around a wait of about a second.
+	lockTime := func() (float64, time.Time) {
+		t.Helper()
+		rows := e.read(t, "wait_sampling")
+		at := time.Now()
+		for _, r := range rows {
+			for _, c := range metricWaitTypeColumns {
+				if v := metricValue(r, c); math.IsNaN(v) || v < 0 || (c != "cpu" && r.key == "CPU" && v != 0) {
+					t.Errorf("wait_sampling %s: %s = %v", r.key, c, v)
+				}
+			}
+			if r.key == "Client:ClientRead" || r.key == "Extension:Extension" || len(r.key) > 9 && r.key[:9] == "Activity:" {
+				t.Errorf("wait_sampling: row %s should be left out", r.key)
+			}
+		}
+		r, _ := metricLookup(rows, event)
+		return metricValue(r, "lock"), at
+	}
+	before, t0 := lockTime()
+	if math.IsNaN(before) {
+		before = 0 // the event is new in the profile
+	}
+	time.Sleep(time.Second)
+	after, t1 := lockTime()
+	if err := tx.Rollback(e.ctx); err != nil {
+		t.Fatal(err)
+	}
+	waited := t1.Sub(t0).Seconds()
+	// One sample every 10 ms while the session waits: the profile's
+	// time is the wait, to a sample or two; a sampler the machine
+	// descheduled takes fewer samples, so it may read less, never more.
+	if got := after - before; !(got >= 0.5*waited && got <= waited+0.05) {
+		t.Errorf("wait_sampling %s: lock grew by %.3f s over %.3f s of waiting", event, got, waited)
+	}
+	t.Logf("wait_sampling %s: lock grew by %.3f s over %.3f s of waiting", event, after-before, waited)
+}
