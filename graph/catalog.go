@@ -175,6 +175,11 @@ func catalog() []spec {
 	)
 	out = append(out, perDatabase(Database, "db_")...)
 	out = append(out,
+		spec{name: "db_sequences", title: "Most used sequence (share of its range)", scope: Database, unit: UnitPercent,
+			group: "sequence", lines: []line{highestShare("highest", "used_ratio")},
+			absent: "This database has no sequence."},
+	)
+	out = append(out,
 		spec{name: "table_scans", title: "Scans", scope: Table, unit: UnitPerSecond, group: tbl, lines: []line{
 			total("sequential", "seq_scan"),
 			total("index", "idx_scan"),

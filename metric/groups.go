@@ -62,6 +62,7 @@ func Groups() []Group {
 		waitSamplingGroup(),
 		tableGroup(),
 		indexGroup(),
+		sequenceGroup(),
 	}
 }
 
@@ -862,6 +863,52 @@ WITH w AS (
     SELECT 'CPU', 'CPU', 0
 )
 ` + waitSplit()},
+		},
+	}
+}
+
+func sequenceGroup() Group {
+	return Group{
+		Name: "sequence",
+		Help: "Per sequence of each collected database: how much of its range is used (pg_sequence, pg_sequence_last_value)",
+		// last_value is only readable with SELECT or USAGE on the
+		// sequence (pg_read_all_data has it): without, the values are
+		// NULL, never a guess. A sequence never called yet has used
+		// nothing. Temporary sequences are left out, and unlogged ones
+		// on a standby, which cannot be read there. Ranges are computed
+		// in numeric: a bigint sequence's range overflows bigint.
+		Scope: Database,
+		Columns: []Column{
+			{Name: "values_used", Kind: Counter, Unit: Count, Help: "Values handed out, from MINVALUE up (MAXVALUE down for a descending sequence): its growth is the rate IDs are taken"},
+			{Name: "used_ratio", Kind: Gauge, Unit: Ratio, Help: "Fraction of the sequence's range handed out: 1 is the end (NULL without the right to read it)"},
+			{Name: "values_left", Kind: Gauge, Unit: Count, Help: "Values left before the sequence reaches MAXVALUE (MINVALUE descending)"},
+			{Name: "cycles", Kind: Gauge, Unit: Boolean, Help: "1 when the sequence starts over at its end (CYCLE) instead of failing"},
+		},
+		Queries: []Query{
+			{MinVersion: 120000, SQL: `
+SELECT c.oid::text AS key,
+       format('%I.%I', n.nspname, c.relname) AS name,
+       NULL::text AS parent,
+       NULL::timestamptz AS stats_reset,
+       u.used::float8 AS values_used,
+       (u.used / u.size)::float8 AS used_ratio,
+       (u.size - u.used)::float8 AS values_left,
+       s.seqcycle::int AS cycles
+FROM pg_sequence s
+JOIN pg_class c ON c.oid = s.seqrelid
+JOIN pg_namespace n ON n.oid = c.relnamespace
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN has_sequence_privilege(c.oid, 'SELECT,USAGE')
+                     AND NOT (c.relpersistence = 'u' AND pg_is_in_recovery())
+                THEN coalesce(pg_sequence_last_value(c.oid)::numeric, s.seqstart::numeric - s.seqincrement)
+           END AS last
+) l
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN d.used < 0 THEN 0 ELSE d.used END AS used, d.size
+    FROM (SELECT CASE WHEN s.seqincrement > 0 THEN l.last - s.seqmin + 1 ELSE s.seqmax - l.last + 1 END AS used,
+                 s.seqmax::numeric - s.seqmin + 1 AS size) d
+) u
+WHERE c.relpersistence <> 't'`},
 		},
 	}
 }

@@ -2,6 +2,7 @@ package metric_test
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"testing"
@@ -183,4 +184,44 @@ func (e metricEnv) testWait(t *testing.T) {
 		t.Errorf("wait_sampling %s: lock grew by %.3f s over %.3f s of waiting", event, got, waited)
 	}
 	t.Logf("wait_sampling %s: lock grew by %.3f s over %.3f s of waiting", event, after-before, waited)
+}
+
+// testSequence advances sequences to known points of their ranges.
+func (e metricEnv) testSequence(t *testing.T) {
+	e.exec(t, fmt.Sprintf(`
+CREATE SEQUENCE seq_up MAXVALUE 100;
+SELECT setval('seq_up', 80);
+CREATE SEQUENCE seq_down INCREMENT -1 MINVALUE -100 MAXVALUE -1;
+SELECT setval('seq_down', -80);
+CREATE SEQUENCE seq_new;
+CREATE SEQUENCE seq_cycle MAXVALUE 10 CYCLE;
+CREATE SEQUENCE seq_hidden MAXVALUE 100;
+SELECT setval('seq_hidden', 50);
+GRANT SELECT ON SEQUENCE seq_up, seq_down, seq_new, seq_cycle TO %s`, pgx.Identifier{e.pg.MonitorUser}.Sanitize()))
+	rows := e.read(t, "sequence")
+	nan := math.NaN()
+	for _, tc := range []struct {
+		name                    string
+		used, ratio, left, cycl float64
+	}{
+		{"public.seq_up", 80, 0.8, 20, 0},
+		{"public.seq_down", 80, 0.8, 20, 0},
+		{"public.seq_new", 0, 0, math.MaxInt64, 0},
+		{"public.seq_cycle", 0, 0, 10, 1},
+		{"public.seq_hidden", nan, nan, nan, 0}, // no right to read it: unknown, not guessed
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := metricFind(t, rows, tc.name)
+			for c, want := range map[string]float64{"values_used": tc.used, "used_ratio": tc.ratio, "values_left": tc.left, "cycles": tc.cycl} {
+				if got := metricValue(r, c); got != want && !(math.IsNaN(got) && math.IsNaN(want)) {
+					t.Errorf("%s = %v, want %v", c, got, want)
+				}
+			}
+		})
+	}
+	e.exec(t, "SELECT nextval('seq_up') FROM generate_series(1, 5)")
+	r := metricFind(t, e.read(t, "sequence"), "public.seq_up")
+	if got := metricValue(r, "values_used"); got != 85 {
+		t.Errorf("values_used after 5 nextval = %v, want 85", got)
+	}
 }
