@@ -75,6 +75,10 @@ func highestShare(label, column string) line {
 	return line{label: label, column: column, over: overMax, percent: true}
 }
 
+// functionsAbsent says why a database may have no function graphs.
+const functionsAbsent = "No function of this database was called, or the server does not count calls: " +
+	"track_functions = pl counts PL/pgSQL functions, all counts SQL and C functions too."
+
 // catalog is every graph, in page order: the overview, then one
 // database, then one table. It is data: Load, CSV and PNG follow it.
 func catalog() []spec {
@@ -178,6 +182,10 @@ func catalog() []spec {
 		spec{name: "db_sequences", title: "Most used sequence (share of its range)", scope: Database, unit: UnitPercent,
 			group: "sequence", lines: []line{highestShare("highest", "used_ratio")},
 			absent: "This database has no sequence."},
+		spec{name: "db_function_calls", title: "Function calls", scope: Database, unit: UnitPerSecond,
+			group: "function", lines: []line{total("calls", "calls")}, absent: functionsAbsent},
+		spec{name: "db_function_time", title: "Time in functions", scope: Database, unit: UnitMsPerSec,
+			group: "function", lines: []line{total("with callees", "total_time"), total("own", "self_time")}, absent: functionsAbsent},
 	)
 	out = append(out,
 		spec{name: "table_scans", title: "Scans", scope: Table, unit: UnitPerSecond, group: tbl, lines: []line{

@@ -63,6 +63,7 @@ func Groups() []Group {
 		tableGroup(),
 		indexGroup(),
 		sequenceGroup(),
+		functionGroup(),
 	}
 }
 
@@ -909,6 +910,32 @@ CROSS JOIN LATERAL (
                  s.seqmax::numeric - s.seqmin + 1 AS size) d
 ) u
 WHERE c.relpersistence <> 't'`},
+		},
+	}
+}
+
+func functionGroup() Group {
+	return Group{
+		Name: "function",
+		Help: "Per user function of each collected database that was called: calls and time (pg_stat_user_functions; needs track_functions = pl or all)",
+		// The name carries the argument types, so overloaded functions
+		// stay apart. SQL functions that the planner inlines are never
+		// called, so never counted. stats_reset is the database's.
+		Scope: Database,
+		Columns: []Column{
+			{Name: "calls", Kind: Counter, Unit: Count, Help: "Calls"},
+			{Name: "total_time", Kind: Counter, Unit: Milliseconds, Help: "Time in the function and the functions it called"},
+			{Name: "self_time", Kind: Counter, Unit: Milliseconds, Help: "Time in the function itself"},
+		},
+		Queries: []Query{
+			{MinVersion: 120000, SQL: `
+SELECT f.funcid::text AS key,
+       format('%I.%I(%s)', f.schemaname, f.funcname, pg_get_function_identity_arguments(f.funcid)) AS name,
+       NULL::text AS parent,
+       r.stats_reset,
+       f.calls, f.total_time, f.self_time
+FROM pg_stat_user_functions f
+CROSS JOIN ` + dbStatsReset},
 		},
 	}
 }

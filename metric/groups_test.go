@@ -134,6 +134,7 @@ func TestMetricVersionChoice(t *testing.T) {
 		"wait":          {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 		"wait_sampling": {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 		"sequence":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"function":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 	}
 	var names []string
 	for _, g := range metric.Groups() {
@@ -714,6 +715,7 @@ CREATE EXTENSION pg_wait_sampling;
 	env := metricEnv{ctx: ctx, rig: r, pg: pg, mon: mon, version: version}
 	t.Run("wait", env.testWait)
 	t.Run("sequence", env.testSequence)
+	t.Run("function", env.testFunction)
 
 	t.Run("1000 tables", func(t *testing.T) {
 		// One database of 1,000 tables, each with a primary key, a second

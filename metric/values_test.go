@@ -225,3 +225,28 @@ GRANT SELECT ON SEQUENCE seq_up, seq_down, seq_new, seq_cycle TO %s`, pgx.Identi
 		t.Errorf("values_used after 5 nextval = %v, want 85", got)
 	}
 }
+
+// testFunction calls a function 500 times, twice.
+func (e metricEnv) testFunction(t *testing.T) {
+	const name = "public.counted_fn(i integer)"
+	e.exec(t, `CREATE FUNCTION counted_fn(i int) RETURNS int LANGUAGE plpgsql AS $$BEGIN RETURN i + 1; END$$`)
+	calls := func(want float64) metricRow {
+		t.Helper()
+		rows := e.until(t, "function", func(rows []metricRow) bool {
+			r, ok := metricLookup(rows, name)
+			return ok && metricValue(r, "calls") >= want
+		})
+		r := metricFind(t, rows, name)
+		if got := metricValue(r, "calls"); got != want {
+			t.Errorf("calls = %v, want %v", got, want)
+		}
+		return r
+	}
+	e.exec(t, "SELECT sum(counted_fn(g)) FROM generate_series(1, 500) g")
+	r := calls(500)
+	if tot, self := metricValue(r, "total_time"), metricValue(r, "self_time"); !(tot > 0 && self > 0 && self <= tot) {
+		t.Errorf("total_time %v, self_time %v", tot, self)
+	}
+	e.exec(t, "SELECT sum(counted_fn(g)) FROM generate_series(1, 500) g")
+	calls(1000)
+}
