@@ -67,13 +67,14 @@ type absentGraph struct{ Title, Why string }
 type tableRow struct {
 	Name, Href                 string
 	Size, Activity, DeadTuples string
+	Bloat                      string // estimated
 	Image                      graphImage
 }
 
 // indexRow is one index of the table page.
 type indexRow struct {
-	Name, Scans, Size string
-	Unused            bool
+	Name, Scans, Size, Bloat string
+	Unused                   bool
 }
 
 // dbLinks are a database's links on the overview: its page (busiest
@@ -339,7 +340,7 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		}
 		v.ShowIndex = true
 		for _, x := range idx {
-			v.Indexes = append(v.Indexes, indexRow{Name: x.Name, Scans: count(x.Scans), Size: bytesText(x.Size), Unused: x.Unused})
+			v.Indexes = append(v.Indexes, indexRow{Name: x.Name, Scans: count(x.Scans), Size: bytesText(x.Size), Bloat: bytesText(x.Bloat), Unused: x.Unused})
 		}
 	}
 	tmpl, err := pageTemplate()
@@ -399,7 +400,7 @@ func (h *handler) tablesPage(ctx context.Context, src samples, req, shown reques
 	thumb, ok := thumbGraph()
 	for _, t := range tables {
 		row := tableRow{
-			Name: t.Name, Size: bytesText(t.Size), Activity: count(t.Activity), DeadTuples: count(t.DeadTuples),
+			Name: t.Name, Size: bytesText(t.Size), Activity: count(t.Activity), DeadTuples: count(t.DeadTuples), Bloat: bytesText(t.Bloat),
 			Href: query(base, append([]string{"page", pageTable, "db", req.DB, "table", t.Name}, pageRange(req)...)...),
 		}
 		if ok {

@@ -179,6 +179,10 @@ func catalog() []spec {
 	)
 	out = append(out, perDatabase(Database, "db_")...)
 	out = append(out,
+		spec{name: "db_table_bloat", title: "Estimated bloat of tables", scope: Database, unit: UnitBytes,
+			group: tbl, lines: []line{total("bloat", "bloat_bytes"), total("tables", "table_size")}},
+		spec{name: "db_index_bloat", title: "Estimated bloat of B-tree indexes", scope: Database, unit: UnitBytes,
+			group: "index", lines: []line{total("bloat", "bloat_bytes"), total("indexes", "size")}},
 		spec{name: "db_sequences", title: "Most used sequence (share of its range)", scope: Database, unit: UnitPercent,
 			group: "sequence", lines: []line{highestShare("highest", "used_ratio")},
 			absent: "This database has no sequence."},
@@ -205,6 +209,7 @@ func catalog() []spec {
 		spec{name: "table_size", title: "Table size", scope: Table, unit: UnitBytes, group: tbl, lines: []line{
 			total("table", "table_size"),
 			total("with indexes", "total_size"),
+			total("estimated bloat", "bloat_bytes"),
 		}},
 		spec{name: "table_cache_hit", title: "Cache hit ratio", scope: Table, unit: UnitPercent, group: tbl, lines: []line{
 			hitRatio("heap", "heap_blks_hit", "heap_blks_read"),

@@ -148,6 +148,7 @@ type TableInfo struct {
 	// sequential and index scans in the range.
 	Activity   float64
 	DeadTuples float64
+	Bloat      float64 // estimated bloat, bytes: the latest in the range; NaN when unknown
 }
 
 // IndexInfo summarises one index over a range.
@@ -155,6 +156,7 @@ type IndexInfo struct {
 	Name   string  // as stored: format('%I.%I', schema, index)
 	Scans  float64 // index scans in the range
 	Size   float64 // the latest size in the range, bytes; NaN when unknown
+	Bloat  float64 // estimated bloat, bytes: the latest in the range; NaN when unknown
 	Unused bool    // no scan in the range
 }
 
@@ -325,7 +327,7 @@ func Tables(ctx context.Context, src Source, prefix, db, order string, r Range, 
 		return nil, 0, err
 	}
 	for _, s := range stats {
-		page = append(page, TableInfo{Name: s.Name, Size: s.Size, Activity: s.Activity, DeadTuples: s.DeadTuples})
+		page = append(page, TableInfo{Name: s.Name, Size: s.Size, Activity: s.Activity, DeadTuples: s.DeadTuples, Bloat: s.Bloat})
 	}
 	return page, total, nil
 }
@@ -348,7 +350,7 @@ func Indexes(ctx context.Context, src Source, prefix, db, table string, r Range)
 	}
 	out := make([]IndexInfo, len(stats))
 	for i, s := range stats {
-		out[i] = IndexInfo{Name: s.Name, Scans: s.Scans, Size: s.Size, Unused: s.Scans == 0}
+		out[i] = IndexInfo{Name: s.Name, Scans: s.Scans, Size: s.Size, Bloat: s.Bloat, Unused: s.Scans == 0}
 	}
 	return out, nil
 }

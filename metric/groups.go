@@ -595,8 +595,101 @@ func tableColumns() []Column {
 		{Name: "n_ins_since_vacuum", Kind: Gauge, Unit: Count, Help: "Rows inserted since the last VACUUM (13+)"},
 		{Name: "table_size", Kind: Gauge, Unit: Bytes, Help: "Table size with TOAST, without indexes (pg_table_size)"},
 		{Name: "total_size", Kind: Gauge, Unit: Bytes, Help: "Table size with TOAST and indexes (as pg_total_relation_size)"},
+		{Name: "bloat_bytes", Kind: Gauge, Unit: Bytes, Help: "Estimated bloat of the table (heap, without TOAST), from statistics (NULL: no statistics)"},
+		{Name: "bloat_ratio", Kind: Gauge, Unit: Ratio, Help: "Estimated bloat as a share of the table's pages"},
 	}
 }
+
+// The bloat estimate: how many pages a table or B-tree index has beyond
+// what its rows need, from statistics alone (pg_class.reltuples and
+// relpages, pg_stats.avg_width and null_frac, as of the last ANALYZE or
+// VACUUM), never reading the relation itself. This is the estimate of
+// check_postgres and of the widely used pgsql-bloat-estimation queries,
+// written once for both groups:
+//
+//   - a row takes MAXALIGN(header) + MAXALIGN(sum of avg_width × (1 -
+//     null_frac)) + a 4-byte line pointer, the header being 23 bytes
+//     (+ a null bitmap when a column has NULLs) for a table, 8 (16 with
+//     NULLs) for an index; MAXALIGN is 8 (64-bit servers);
+//   - a page holds floor((block_size - 24 [- 16 B-tree special]) ×
+//     fillfactor / 100 / row) rows; an index has one meta page more;
+//   - bloat = relpages - the pages reltuples need (not below 0).
+//
+// A relation without a statistics row for every column (never
+// analyzed, or columns the monitoring role may not read) gets NULL, not
+// a guess. Padding between columns of mixed alignment is not counted,
+// so a table whose columns are out of alignment order reads more bloat
+// than it has; B-tree deduplication (13+) makes an index of repeated
+// keys smaller than estimated, so it reads less. Each is one pass over
+// the catalogs and pg_stats, joined by name, no per-relation query.
+
+// bloatOf is the final select of a bloat CTE over t(relid, relpages,
+// reltuples, complete, tuple, usable): usable is the bytes of a page
+// rows may fill, meta the pages beyond the rows'.
+func bloatOf(meta string) string {
+	return `
+    SELECT t.relid,
+           x.extra * current_setting('block_size')::int AS bloat_bytes,
+           CASE WHEN t.relpages > 0 THEN x.extra / t.relpages ELSE x.extra END AS bloat_ratio
+    FROM t
+    CROSS JOIN LATERAL (
+        SELECT CASE WHEN t.complete AND t.reltuples >= 0
+                    THEN greatest(t.relpages - ` + meta + ` - ceil(t.reltuples / greatest(floor(t.usable / t.tuple), 1)), 0)::float8
+               END AS extra
+    ) x`
+}
+
+// fillfactor is a relation's fillfactor from its reloptions, or def.
+func fillfactor(reloptions string, def int) string {
+	return fmt.Sprintf(`coalesce(substring(array_to_string(%s, ',') FROM '(?:^|,)fillfactor=([0-9]+)')::int, %d)`, reloptions, def)
+}
+
+// tableBloat is the CTE bl(relid, bloat_bytes, bloat_ratio) of every
+// user table and materialized view: see "The bloat estimate".
+var tableBloat = `bl AS (
+    WITH t AS (
+        SELECT c.oid AS relid, c.relpages, c.reltuples,
+               count(st.attname) = count(*) AS complete,
+               ceil((23 + CASE WHEN max(st.null_frac) > 0 THEN (count(*) + 7) / 8 ELSE 0 END) / 8.0) * 8
+                 + ceil(sum((1 - st.null_frac) * st.avg_width) / 8.0) * 8 + 4 AS tuple,
+               (current_setting('block_size')::int - 24) * ` + fillfactor("c.reloptions", 100) + ` / 100.0 AS usable
+        FROM pg_class c
+        JOIN pg_namespace n ON n.oid = c.relnamespace
+        JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+        LEFT JOIN pg_stats st ON st.schemaname = n.nspname AND st.tablename = c.relname
+                             AND st.attname = a.attname AND NOT st.inherited
+        WHERE c.relkind IN ('r', 'm')
+          AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+        GROUP BY c.oid, c.relpages, c.reltuples, c.reloptions
+    )` + bloatOf("0") + `
+)`
+
+// indexBloat is the CTE ib(relid, bloat_bytes, bloat_ratio) of every
+// B-tree index of a user table: see "The bloat estimate". A column of an
+// expression has its statistics under the index's own name.
+var indexBloat = `ib AS (
+    WITH t AS (
+        SELECT i.indexrelid AS relid, ci.relpages, ci.reltuples,
+               count(st.attname) = count(*) AS complete,
+               CASE WHEN max(st.null_frac) > 0 THEN 16 ELSE 8 END
+                 + ceil(sum((1 - st.null_frac) * st.avg_width) / 8.0) * 8 + 4 AS tuple,
+               (current_setting('block_size')::int - 24 - 16) * ` + fillfactor("ci.reloptions", 90) + ` / 100.0 AS usable
+        FROM pg_index i
+        JOIN pg_class ci ON ci.oid = i.indexrelid
+        JOIN pg_am am ON am.oid = ci.relam AND am.amname = 'btree'
+        JOIN pg_class ct ON ct.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = ct.relnamespace
+        CROSS JOIN LATERAL generate_series(0, i.indnatts - 1) k(pos)
+        CROSS JOIN LATERAL (SELECT i.indkey[k.pos] = 0 AS expr) e
+        LEFT JOIN pg_attribute a ON a.attrelid = CASE WHEN e.expr THEN i.indexrelid ELSE i.indrelid END
+                                AND a.attnum = CASE WHEN e.expr THEN k.pos + 1 ELSE i.indkey[k.pos] END
+        LEFT JOIN pg_stats st ON st.schemaname = n.nspname
+                             AND st.tablename = CASE WHEN e.expr THEN ci.relname ELSE ct.relname END
+                             AND st.attname = a.attname AND NOT st.inherited
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
+        GROUP BY i.indexrelid, ci.relpages, ci.reltuples, ci.reloptions
+    )` + bloatOf("1") + `
+)`
 
 func tableGroup() Group {
 	return Group{
@@ -614,6 +707,7 @@ func tableGroup() Group {
 		Columns: tableColumns(),
 		Queries: []Query{
 			{MinVersion: 120000, SQL: `
+WITH ` + tableBloat + `
 SELECT s.relid::text AS key,
        format('%I.%I', s.schemaname, s.relname) AS name,
        NULL::text AS parent,
@@ -631,13 +725,16 @@ SELECT s.relid::text AS key,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze,
        NULL::float8 AS n_ins_since_vacuum,
        sz.table_size,
-       sz.table_size + sz.indexes_size AS total_size
+       sz.table_size + sz.indexes_size AS total_size,
+       bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
+LEFT JOIN bl ON bl.relid = s.relid
 CROSS JOIN LATERAL (SELECT pg_table_size(s.relid) AS table_size, pg_indexes_size(s.relid) AS indexes_size) sz
 CROSS JOIN ` + dbStatsReset + `
 WHERE s.schemaname !~ '^pg_temp_'`},
 			{MinVersion: 130000, SQL: `
+WITH ` + tableBloat + `
 SELECT s.relid::text AS key,
        format('%I.%I', s.schemaname, s.relname) AS name,
        NULL::text AS parent,
@@ -654,13 +751,16 @@ SELECT s.relid::text AS key,
        io.toast_blks_read, io.toast_blks_hit,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
-       sz.table_size + sz.indexes_size AS total_size
+       sz.table_size + sz.indexes_size AS total_size,
+       bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
+LEFT JOIN bl ON bl.relid = s.relid
 CROSS JOIN LATERAL (SELECT pg_table_size(s.relid) AS table_size, pg_indexes_size(s.relid) AS indexes_size) sz
 CROSS JOIN ` + dbStatsReset + `
 WHERE s.schemaname !~ '^pg_temp_'`},
 			{MinVersion: 160000, SQL: `
+WITH ` + tableBloat + `
 SELECT s.relid::text AS key,
        format('%I.%I', s.schemaname, s.relname) AS name,
        NULL::text AS parent,
@@ -676,13 +776,16 @@ SELECT s.relid::text AS key,
        io.toast_blks_read, io.toast_blks_hit,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
-       sz.table_size + sz.indexes_size AS total_size
+       sz.table_size + sz.indexes_size AS total_size,
+       bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
+LEFT JOIN bl ON bl.relid = s.relid
 CROSS JOIN LATERAL (SELECT pg_table_size(s.relid) AS table_size, pg_indexes_size(s.relid) AS indexes_size) sz
 CROSS JOIN ` + dbStatsReset + `
 WHERE s.schemaname !~ '^pg_temp_'`},
 			{MinVersion: 180000, SQL: `
+WITH ` + tableBloat + `
 SELECT s.relid::text AS key,
        format('%I.%I', s.schemaname, s.relname) AS name,
        NULL::text AS parent,
@@ -695,9 +798,11 @@ SELECT s.relid::text AS key,
        io.toast_blks_read, io.toast_blks_hit,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
-       sz.table_size + sz.indexes_size AS total_size
+       sz.table_size + sz.indexes_size AS total_size,
+       bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
+LEFT JOIN bl ON bl.relid = s.relid
 CROSS JOIN LATERAL (SELECT pg_table_size(s.relid) AS table_size, pg_indexes_size(s.relid) AS indexes_size) sz
 CROSS JOIN ` + dbStatsReset + `
 WHERE s.schemaname !~ '^pg_temp_'`},
@@ -719,18 +824,23 @@ func indexGroup() Group {
 			{Name: "idx_blks_read", Kind: Counter, Unit: Blocks, Help: "Index blocks read from disk (or the OS cache)"},
 			{Name: "idx_blks_hit", Kind: Counter, Unit: Blocks, Help: "Index blocks found in shared buffers"},
 			{Name: "size", Kind: Gauge, Unit: Bytes, Help: "Index size (pg_relation_size, main fork)"},
+			{Name: "bloat_bytes", Kind: Gauge, Unit: Bytes, Help: "Estimated bloat of a B-tree index, from statistics (NULL: not a B-tree, or no statistics)"},
+			{Name: "bloat_ratio", Kind: Gauge, Unit: Ratio, Help: "Estimated bloat as a share of the index's pages"},
 		},
 		Queries: []Query{
 			{MinVersion: 120000, SQL: `
+WITH ` + indexBloat + `
 SELECT s.indexrelid::text AS key,
        format('%I.%I', s.schemaname, s.indexrelname) AS name,
        s.relid::text AS parent,
        r.stats_reset,
        s.idx_scan, s.idx_tup_read, s.idx_tup_fetch,
        io.idx_blks_read, io.idx_blks_hit,
-       pg_relation_size(s.indexrelid) AS size
+       pg_relation_size(s.indexrelid) AS size,
+       ib.bloat_bytes, ib.bloat_ratio
 FROM pg_stat_user_indexes s
 JOIN pg_statio_user_indexes io ON io.indexrelid = s.indexrelid
+LEFT JOIN ib ON ib.relid = s.indexrelid
 CROSS JOIN ` + dbStatsReset + `
 WHERE s.schemaname !~ '^pg_temp_'`},
 		},

@@ -716,11 +716,14 @@ CREATE EXTENSION pg_wait_sampling;
 	t.Run("wait", env.testWait)
 	t.Run("sequence", env.testSequence)
 	t.Run("function", env.testFunction)
+	t.Run("bloat", env.testBloat)
 
 	t.Run("1000 tables", func(t *testing.T) {
 		// One database of 1,000 tables, each with a primary key, a second
-		// index, a TOAST table and a row: every table and index is read.
-		// (What it costs is measured by BenchmarkCollect, not here.)
+		// index, a TOAST table and a row, analyzed and readable by the
+		// monitoring role: every table and index is read, and its bloat
+		// estimated. (What it costs is measured by BenchmarkCollect, not
+		// here.)
 		const perfDB = "pggraph_perf"
 		if err := pg.Exec(ctx, "postgres", "CREATE DATABASE "+perfDB); err != nil {
 			t.Fatal(err)
@@ -736,6 +739,9 @@ CREATE EXTENSION pg_wait_sampling;
 END $$`, i+1, i+250)); err != nil {
 				t.Fatal(err)
 			}
+		}
+		if err := pg.Exec(ctx, perfDB, "ANALYZE; GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+pgx.Identifier{pg.MonitorUser}.Sanitize()); err != nil {
+			t.Fatal(err)
 		}
 		t.Logf("created 1000 tables in %v", time.Since(t1).Round(time.Millisecond))
 		conn := metricConnect(ctx, t, metricMonitorConfig(t, pg, perfDB))
@@ -756,6 +762,11 @@ END $$`, i+1, i+250)); err != nil {
 			t.Logf("%-12s %4d rows in %v", g.Name, n, best.Round(100*time.Microsecond))
 			if want := map[string]int{"table": 1000, "index": 2000}[g.Name]; n < want {
 				t.Errorf("%s: %d rows, want at least %d", g.Name, n, want)
+			}
+			if g.Name == "table" || g.Name == "index" {
+				if rows := metricRun(ctx, t, conn, g, sql); math.IsNaN(metricValue(rows[0], "bloat_ratio")) {
+					t.Errorf("%s: no bloat estimate for %v", g.Name, metricDeref(rows[0].name))
+				}
 			}
 			if g.Scope == metric.Database {
 				perDB += best

@@ -484,9 +484,9 @@ type TableQuery struct {
 // TableStat is one table (all its objects of one name) over a range.
 type TableStat struct {
 	Name string // as stored: format('%I.%I', schema, table)
-	// Size (total_size) and DeadTuples (n_dead_tup) are the latest
-	// values in the range, NaN for none.
-	Size, DeadTuples float64
+	// Size (total_size), DeadTuples (n_dead_tup) and Bloat (bloat_bytes)
+	// are the latest values in the range, NaN for none.
+	Size, DeadTuples, Bloat float64
 	// Activity is the rows inserted, updated and deleted plus the
 	// sequential and index scans in the range.
 	Activity float64
@@ -527,12 +527,13 @@ func (s *Store) TableStats(ctx context.Context, q TableQuery) ([]TableStat, int,
 	SELECT o.name,
 	       sum(`+activity+`) AS activity,
 	       (array_agg(s.total_size ORDER BY s.ts DESC) FILTER (WHERE s.total_size IS NOT NULL))[1] AS size,
-	       (array_agg(s.n_dead_tup ORDER BY s.ts DESC) FILTER (WHERE s.n_dead_tup IS NOT NULL))[1] AS dead
+	       (array_agg(s.n_dead_tup ORDER BY s.ts DESC) FILTER (WHERE s.n_dead_tup IS NOT NULL))[1] AS dead,
+	       (array_agg(s.bloat_bytes ORDER BY s.ts DESC) FILTER (WHERE s.bloat_bytes IS NOT NULL))[1] AS bloat
 	FROM `+ident(t.object())+` o JOIN `+ident(t.of("table", q.Resolution))+` s ON s.object = o.id
 	WHERE o.grp = 'table' AND o.dbid = ANY($1) AND o.name IS NOT NULL AND s.ts >= $2 AND s.ts < $3
 	GROUP BY o.name
 )
-SELECT name, activity, size, dead, (SELECT count(*) FROM st)
+SELECT name, activity, size, dead, bloat, (SELECT count(*) FROM st)
 FROM st
 ORDER BY `+order+` DESC NULLS LAST, name
 OFFSET $4 LIMIT $5`, oids, q.From, q.To, q.Offset, q.Limit)
@@ -546,13 +547,13 @@ OFFSET $4 LIMIT $5`, oids, q.From, q.To, q.Offset, q.Limit)
 	)
 	for rows.Next() {
 		var (
-			ts              TableStat
-			act, size, dead *float64
+			ts                     TableStat
+			act, size, dead, bloat *float64
 		)
-		if err := rows.Scan(&ts.Name, &act, &size, &dead, &total); err != nil {
+		if err := rows.Scan(&ts.Name, &act, &size, &dead, &bloat, &total); err != nil {
 			return fail(err)
 		}
-		ts.Activity, ts.Size, ts.DeadTuples = orNaN(act), orNaN(size), orNaN(dead)
+		ts.Activity, ts.Size, ts.DeadTuples, ts.Bloat = orNaN(act), orNaN(size), orNaN(dead), orNaN(bloat)
 		out = append(out, ts)
 	}
 	if err := rows.Err(); err != nil {
@@ -576,6 +577,7 @@ type IndexStat struct {
 	Name  string  // as stored: format('%I.%I', schema, index)
 	Scans float64 // idx_scan summed over the range (NULL deltas left out)
 	Size  float64 // the latest size in the range, NaN for none
+	Bloat float64 // the latest bloat_bytes in the range, NaN for none
 }
 
 // IndexStats returns the indexes of a table that have samples in
@@ -604,7 +606,8 @@ func (s *Store) IndexStats(ctx context.Context, prefix, db, table string, res Re
 	}
 	t := tables{prefix}
 	rows, err := s.samples.Query(ctx, `SELECT i.name, coalesce(sum(s.idx_scan), 0),
-       (array_agg(s.size ORDER BY s.ts DESC) FILTER (WHERE s.size IS NOT NULL))[1]
+       (array_agg(s.size ORDER BY s.ts DESC) FILTER (WHERE s.size IS NOT NULL))[1],
+       (array_agg(s.bloat_bytes ORDER BY s.ts DESC) FILTER (WHERE s.bloat_bytes IS NOT NULL))[1]
 FROM `+ident(t.object())+` tb
 JOIN `+ident(t.object())+` i ON i.grp = 'index' AND i.dbid = tb.dbid AND i.parent = tb.key
 JOIN `+ident(t.of("index", res))+` s ON s.object = i.id
@@ -619,13 +622,13 @@ ORDER BY i.name`, oids, table, from, to)
 	var out []IndexStat
 	for rows.Next() {
 		var (
-			is   IndexStat
-			size *float64
+			is          IndexStat
+			size, bloat *float64
 		)
-		if err := rows.Scan(&is.Name, &is.Scans, &size); err != nil {
+		if err := rows.Scan(&is.Name, &is.Scans, &size, &bloat); err != nil {
 			return fail(err)
 		}
-		is.Size = orNaN(size)
+		is.Size, is.Bloat = orNaN(size), orNaN(bloat)
 		out = append(out, is)
 	}
 	if err := rows.Err(); err != nil {

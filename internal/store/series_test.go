@@ -57,9 +57,9 @@ func seriesFixture(t *testing.T, prefix string) (*Store, time.Time) {
 			{Group: "activity", Key: "5", Name: "postgres", Seconds: 600, Values: values("activity", map[string]float64{
 				"sessions_active": 1, "oldest_xact_age": 100})},
 			{Group: "table", Database: 16384, Key: "20000", Name: "public.orders", Seconds: 600, Values: values("table", map[string]float64{
-				"seq_scan": fi, "n_tup_ins": 5, "total_size": 8192 * (fi + 1), "n_dead_tup": 7})},
+				"seq_scan": fi, "n_tup_ins": 5, "total_size": 8192 * (fi + 1), "n_dead_tup": 7, "bloat_bytes": 8192 * fi})},
 			{Group: "index", Database: 16384, Key: "20001", Name: "public.orders_pkey", Parent: "20000", Seconds: 600, Values: values("index", map[string]float64{
-				"idx_scan": 0, "size": 16384})},
+				"idx_scan": 0, "size": 16384, "bloat_bytes": 8192})},
 		}
 		run(t, s, prefix, &metric.Snapshot{Taken: ts}, samples, metric.Retention{})
 	}
@@ -222,7 +222,7 @@ func TestSeriesListings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total != 1 || len(stats) != 1 || stats[0] != (TableStat{Name: "public.orders", Size: 8192 * 4, DeadTuples: 7, Activity: 0 + 1 + 2 + 3 + 4*5}) {
+	if total != 1 || len(stats) != 1 || stats[0] != (TableStat{Name: "public.orders", Size: 8192 * 4, DeadTuples: 7, Bloat: 8192 * 3, Activity: 0 + 1 + 2 + 3 + 4*5}) {
 		t.Errorf("TableStats = %+v, %d", stats, total)
 	}
 	q.Offset = 1
@@ -241,7 +241,7 @@ func TestSeriesListings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(idx) != 1 || idx[0] != (IndexStat{Name: "public.orders_pkey", Scans: 0, Size: 16384}) {
+	if len(idx) != 1 || idx[0] != (IndexStat{Name: "public.orders_pkey", Scans: 0, Size: 16384, Bloat: 8192}) {
 		t.Errorf("IndexStats = %+v", idx)
 	}
 	if _, err := s.IndexStats(ctx, prefix, "app", "public.nope", ResolutionRaw, t0, t0.Add(time.Hour)); !errors.Is(err, ErrNoObject) {
