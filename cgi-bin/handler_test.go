@@ -611,14 +611,21 @@ func TestHandlerOptionalGraphs(t *testing.T) {
 	}{
 		{
 			name: "no pg_wait_sampling: pg_stat_activity's waits, and why",
-			has:  []string{"graph=waits&amp;", "Active sessions by wait (pg_wait_sampling): no data in this range. Wait events come from pg_stat_activity"},
-			lack: []string{"graph=wait_sampling&amp;"},
+			has: []string{"graph=waits&amp;", "Active sessions by wait (pg_wait_sampling): no data in this range. Wait events come from pg_stat_activity",
+				"I/O by every process (pg_stat_io): no data in this range. pg_stat_io exists from PostgreSQL 16 on"},
+			lack: []string{"graph=wait_sampling&amp;", "graph=io&amp;"},
+		},
+		{
+			name: "pg_stat_io: its graph",
+			seen: map[string]bool{"io": true},
+			has:  []string{"graph=io&amp;"},
+			lack: []string{"pg_stat_io exists from"},
 		},
 		{
 			name: "pg_wait_sampling: its profile instead",
 			seen: map[string]bool{"wait_sampling": true},
 			has:  []string{"graph=wait_sampling&amp;"},
-			lack: []string{"graph=waits&amp;", "no data in this range"},
+			lack: []string{"graph=waits&amp;", "Active sessions by wait (pg_wait_sampling): no data"},
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -479,6 +479,10 @@ func TestApachePages(t *testing.T) {
 	if len(all) != count(graph.Server) {
 		t.Errorf("overview: %d images, want %d", len(all), count(graph.Server))
 	}
+	// PostgreSQL 15 has no pg_stat_io: no I/O graph, and the page says why.
+	if !bytes.Contains(overview, []byte("pg_stat_io exists from PostgreSQL 16 on")) || bytes.Contains(overview, []byte("graph=io&amp;")) {
+		t.Errorf("overview of a PostgreSQL 15 client: no word that pg_stat_io needs 16, or an I/O graph")
+	}
 	if bytes.Contains(overview, []byte("template0")) || bytes.Contains(overview, []byte("template1")) {
 		t.Errorf("overview lists the template databases")
 	}

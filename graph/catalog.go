@@ -171,6 +171,11 @@ func catalog() []spec {
 		spec{name: "wal", title: "WAL written", scope: Server, unit: UnitBytesPerSec, group: "wal", lines: []line{
 			total("WAL", "wal_lsn"),
 		}},
+		spec{name: "io", title: "I/O by every process (pg_stat_io)", scope: Server, unit: UnitBytesPerSec, group: "io", lines: []line{
+			total("read", "read_bytes"),
+			total("written", "write_bytes"),
+			total("extended", "extend_bytes"),
+		}, absent: "pg_stat_io exists from PostgreSQL 16 on: before, the block traffic of the graphs above is all there is."},
 		spec{name: "replication", title: "Replication lag (worst standby)", scope: Server, unit: UnitSeconds, group: "replication", lines: []line{
 			worst("write", "write_lag"),
 			worst("flush", "flush_lag"),

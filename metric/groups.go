@@ -60,6 +60,7 @@ func Groups() []Group {
 		slotGroup(),
 		waitGroup(),
 		waitSamplingGroup(),
+		ioGroup(),
 		tableGroup(),
 		indexGroup(),
 		sequenceGroup(),
@@ -1046,6 +1047,61 @@ SELECT f.funcid::text AS key,
        f.calls, f.total_time, f.self_time
 FROM pg_stat_user_functions f
 CROSS JOIN ` + dbStatsReset},
+		},
+	}
+}
+
+func ioGroup() Group {
+	c := func(name string, unit Unit, help string) Column {
+		return Column{Name: name, Kind: Counter, Unit: unit, Help: help}
+	}
+	// One select list for every version: 16 and 17 give sizes as
+	// op_bytes per operation, 18 as bytes.
+	sql := func(readBytes, writeBytes, extendBytes string) string {
+		return `
+SELECT io.backend_type || '/' || io.object || '/' || io.context AS key,
+       io.backend_type || '/' || io.object || '/' || io.context AS name,
+       NULL::text AS parent,
+       io.stats_reset,
+       io.reads, ` + readBytes + ` AS read_bytes, io.read_time,
+       io.writes, ` + writeBytes + ` AS write_bytes, io.write_time,
+       io.writebacks, io.writeback_time,
+       io.extends, ` + extendBytes + ` AS extend_bytes, io.extend_time,
+       io.hits, io.evictions, io.reuses, io.fsyncs, io.fsync_time
+FROM pg_stat_io io
+WHERE coalesce(io.reads, 0) + coalesce(io.writes, 0) + coalesce(io.writebacks, 0) + coalesce(io.extends, 0)
+    + coalesce(io.hits, 0) + coalesce(io.evictions, 0) + coalesce(io.reuses, 0) + coalesce(io.fsyncs, 0) > 0`
+	}
+	return Group{
+		Name: "io",
+		Help: "I/O by backend type, object and context, 16+ (pg_stat_io; one row per combination that did any)",
+		// The key is backend_type/object/context ("client
+		// backend/relation/normal"). Combinations that never did any I/O
+		// are left out; one that starts is primed by its first run. The
+		// times need track_io_timing (track_wal_io_timing for WAL rows,
+		// 18+).
+		Scope: Server,
+		Columns: []Column{
+			c("reads", Count, "Read operations"),
+			c("read_bytes", Bytes, "Bytes read"),
+			c("read_time", Milliseconds, "Time reading (needs track_io_timing)"),
+			c("writes", Count, "Write operations"),
+			c("write_bytes", Bytes, "Bytes written"),
+			c("write_time", Milliseconds, "Time writing (needs track_io_timing)"),
+			c("writebacks", Count, "Requests to the kernel to write back to storage"),
+			c("writeback_time", Milliseconds, "Time in writeback requests (needs track_io_timing)"),
+			c("extends", Count, "Relation extend operations"),
+			c("extend_bytes", Bytes, "Bytes added by extends"),
+			c("extend_time", Milliseconds, "Time extending (needs track_io_timing)"),
+			c("hits", Count, "Blocks found in shared buffers"),
+			c("evictions", Count, "Buffers evicted to make room"),
+			c("reuses", Count, "Ring buffers reused (bulk reads and writes, vacuum)"),
+			c("fsyncs", Count, "fsync calls"),
+			c("fsync_time", Milliseconds, "Time in fsync (needs track_io_timing)"),
+		},
+		Queries: []Query{
+			{MinVersion: 160000, SQL: sql("io.reads * io.op_bytes", "io.writes * io.op_bytes", "io.extends * io.op_bytes")},
+			{MinVersion: 180000, SQL: sql("io.read_bytes", "io.write_bytes", "io.extend_bytes")},
 		},
 	}
 }

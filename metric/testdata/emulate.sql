@@ -107,7 +107,8 @@ FROM (VALUES
     ('autovacuum worker', 'relation', 'vacuum', 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, NULL, NULL, '2031-02-03 00:00:00+00'),
     ('client backend', 'temp relation', 'normal', 0, 0, 1000, 0, NULL, NULL, 0, 0, 0, 0, NULL, NULL, NULL, '2031-02-03 00:00:00+00'),
     ('checkpointer', 'relation', 'normal', NULL, NULL, 100, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 50, 0, '2031-02-03 00:00:00+00'),
-    ('background writer', 'relation', 'normal', NULL, NULL, 20, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, '2031-02-03 00:00:00+00')
+    ('background writer', 'relation', 'normal', NULL, NULL, 20, 0, 0, 0, NULL, NULL, NULL, NULL, NULL, 0, 0, '2031-02-03 00:00:00+00'),
+    ('standalone backend', 'relation', 'normal', 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, NULL, 0, 0, '2031-02-03 00:00:00+00')
 ) AS v(backend_type, object, context, reads, read_time, writes, write_time,
        writebacks, writeback_time, extends, extend_time, hits, evictions, reuses,
        fsyncs, fsync_time, stats_reset);
