@@ -184,6 +184,9 @@ func catalog() []spec {
 	)
 	out = append(out, perDatabase(Database, "db_")...)
 	out = append(out,
+		spec{name: "db_vacuums", title: "Vacuums running", scope: Database, unit: UnitCount, group: act, lines: []line{
+			total("vacuums (autovacuum's too)", "vacuums_running"),
+		}},
 		spec{name: "db_table_bloat", title: "Estimated bloat of tables", scope: Database, unit: UnitBytes,
 			group: tbl, lines: []line{total("bloat", "bloat_bytes"), total("tables", "table_size")}},
 		spec{name: "db_index_bloat", title: "Estimated bloat of B-tree indexes", scope: Database, unit: UnitBytes,
@@ -220,6 +223,15 @@ func catalog() []spec {
 			hitRatio("heap", "heap_blks_hit", "heap_blks_read"),
 			hitRatio("indexes", "idx_blks_hit", "idx_blks_read"),
 		}},
+		spec{name: "table_maintenance", title: "Since the last vacuum and analyze", scope: Table, unit: UnitSeconds, group: tbl, lines: []line{
+			worst("vacuum", "last_vacuum_age"),
+			worst("autovacuum", "last_autovacuum_age"),
+			worst("analyze", "last_analyze_age"),
+			worst("autoanalyze", "last_autoanalyze_age"),
+		}},
+		spec{name: "table_vacuum", title: "Vacuum in progress", scope: Table, unit: UnitPercent, group: "vacuum", lines: []line{
+			highestShare("heap scanned", "scanned_ratio"),
+		}, absent: "No vacuum of this table was running at a collection in this range."},
 	)
 	return out
 }

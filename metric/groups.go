@@ -65,6 +65,7 @@ func Groups() []Group {
 		indexGroup(),
 		sequenceGroup(),
 		functionGroup(),
+		vacuumGroup(),
 	}
 }
 
@@ -211,6 +212,7 @@ func activityGroup() Group {
 			{Name: "locks_exclusive", Kind: Gauge, Unit: Count, Help: "ExclusiveLock locks on objects of the database, held or awaited"},
 			{Name: "locks_access_exclusive", Kind: Gauge, Unit: Count, Help: "AccessExclusiveLock locks on objects of the database, held or awaited"},
 			{Name: "locks_not_granted", Kind: Gauge, Unit: Count, Help: "Locks awaited by sessions connected to the database (row-lock waits included)"},
+			{Name: "vacuums_running", Kind: Gauge, Unit: Count, Help: "VACUUMs running in the database, autovacuum's included (pg_stat_progress_vacuum)"},
 		},
 		Queries: []Query{
 			{MinVersion: 120000, SQL: `
@@ -262,6 +264,10 @@ WITH act AS (
     SELECT database, count(*) AS n, extract(epoch FROM max(now() - prepared)) AS oldest
     FROM pg_prepared_xacts
     GROUP BY database
+), vac AS (
+    SELECT datid, count(*) AS n
+    FROM pg_stat_progress_vacuum
+    GROUP BY datid
 )
 SELECT d.oid::text AS key,
        d.datname::text AS name,
@@ -287,12 +293,14 @@ SELECT d.oid::text AS key,
        coalesce(m.share_row_exclusive, 0) AS locks_share_row_exclusive,
        coalesce(m.exclusive, 0) AS locks_exclusive,
        coalesce(m.access_exclusive, 0) AS locks_access_exclusive,
-       coalesce(w.not_granted, 0) AS locks_not_granted
+       coalesce(w.not_granted, 0) AS locks_not_granted,
+       coalesce(v.n, 0) AS vacuums_running
 FROM pg_database d
 LEFT JOIN sess s ON s.datid = d.oid
 LEFT JOIN modes m ON m.datid = d.oid
 LEFT JOIN waits w ON w.datid = d.oid
-LEFT JOIN prep p ON p.database = d.datname`},
+LEFT JOIN prep p ON p.database = d.datname
+LEFT JOIN vac v ON v.datid = d.oid`},
 		},
 	}
 }
@@ -596,6 +604,10 @@ func tableColumns() []Column {
 		{Name: "n_ins_since_vacuum", Kind: Gauge, Unit: Count, Help: "Rows inserted since the last VACUUM (13+)"},
 		{Name: "table_size", Kind: Gauge, Unit: Bytes, Help: "Table size with TOAST, without indexes (pg_table_size)"},
 		{Name: "total_size", Kind: Gauge, Unit: Bytes, Help: "Table size with TOAST and indexes (as pg_total_relation_size)"},
+		{Name: "last_vacuum_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last manual VACUUM (NULL: never)"},
+		{Name: "last_autovacuum_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last autovacuum (NULL: never)"},
+		{Name: "last_analyze_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last manual ANALYZE (NULL: never)"},
+		{Name: "last_autoanalyze_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last autoanalyze (NULL: never)"},
 		{Name: "bloat_bytes", Kind: Gauge, Unit: Bytes, Help: "Estimated bloat of the table (heap, without TOAST), from statistics (NULL: no statistics)"},
 		{Name: "bloat_ratio", Kind: Gauge, Unit: Ratio, Help: "Estimated bloat as a share of the table's pages"},
 	}
@@ -727,6 +739,10 @@ SELECT s.relid::text AS key,
        NULL::float8 AS n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
+       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
+       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
+       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
+       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
@@ -753,6 +769,10 @@ SELECT s.relid::text AS key,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
+       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
+       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
+       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
+       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
@@ -778,6 +798,10 @@ SELECT s.relid::text AS key,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
+       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
+       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
+       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
+       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
@@ -800,6 +824,10 @@ SELECT s.relid::text AS key,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
+       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
+       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
+       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
+       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
@@ -1102,6 +1130,74 @@ WHERE coalesce(io.reads, 0) + coalesce(io.writes, 0) + coalesce(io.writebacks, 0
 		Queries: []Query{
 			{MinVersion: 160000, SQL: sql("io.reads * io.op_bytes", "io.writes * io.op_bytes", "io.extends * io.op_bytes")},
 			{MinVersion: 180000, SQL: sql("io.read_bytes", "io.write_bytes", "io.extend_bytes")},
+		},
+	}
+}
+
+func vacuumGroup() Group {
+	// One select list for every version: 17 renamed the dead tuples
+	// (now item IDs) and added the index counts, 18 the cost delay time.
+	sql := func(deadItems, indexesTotal, indexesProcessed, delayTime string) string {
+		return `
+SELECT p.relid::text AS key,
+       coalesce(format('%I.%I', n.nspname, c.relname), p.relid::text) AS name,
+       NULL::text AS parent,
+       NULL::timestamptz AS stats_reset,
+       1 AS running,
+       (a.backend_type = 'autovacuum worker')::int AS autovacuum,
+       CASE p.phase
+           WHEN 'initializing' THEN 1
+           WHEN 'scanning heap' THEN 2
+           WHEN 'vacuuming indexes' THEN 3
+           WHEN 'vacuuming heap' THEN 4
+           WHEN 'cleaning up indexes' THEN 5
+           WHEN 'truncating heap' THEN 6
+           WHEN 'performing final cleanup' THEN 7
+       END AS phase,
+       p.heap_blks_total, p.heap_blks_scanned, p.heap_blks_vacuumed,
+       p.heap_blks_scanned::float8 / nullif(p.heap_blks_total, 0) AS scanned_ratio,
+       p.index_vacuum_count,
+       ` + deadItems + ` AS dead_items,
+       ` + indexesTotal + ` AS indexes_total,
+       ` + indexesProcessed + ` AS indexes_processed,
+       ` + delayTime + ` AS delay_time,
+       greatest(extract(epoch FROM now() - a.xact_start), 0) AS duration
+FROM pg_stat_progress_vacuum p
+LEFT JOIN pg_stat_activity a ON a.pid = p.pid
+LEFT JOIN pg_class c ON c.oid = p.relid
+LEFT JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE p.datname = current_database()`
+	}
+	return Group{
+		Name: "vacuum",
+		Help: "Per table of each collected database being vacuumed at the collection: phase and progress (pg_stat_progress_vacuum)",
+		// The key is the table's OID, as in the table group, so the
+		// table page finds it by name. Every column is a gauge: a
+		// vacuum seen once is sampled at once (see collector.Deltas);
+		// a table not being vacuumed has no row. VACUUM FULL shows in
+		// pg_stat_progress_cluster instead, and is not here. Each table
+		// a VACUUM processes is a transaction of its own, so duration
+		// is the time spent on this table.
+		Scope: Database,
+		Columns: []Column{
+			{Name: "running", Kind: Gauge, Unit: Count, Help: "1: a vacuum of the table is running"},
+			{Name: "autovacuum", Kind: Gauge, Unit: Boolean, Help: "1 when autovacuum runs it"},
+			{Name: "phase", Kind: Gauge, Unit: Count, Help: "Phase: 1 initializing, 2 scanning heap, 3 vacuuming indexes, 4 vacuuming heap, 5 cleaning up indexes, 6 truncating heap, 7 performing final cleanup"},
+			{Name: "heap_blks_total", Kind: Gauge, Unit: Blocks, Help: "Table blocks to scan"},
+			{Name: "heap_blks_scanned", Kind: Gauge, Unit: Blocks, Help: "Table blocks scanned"},
+			{Name: "heap_blks_vacuumed", Kind: Gauge, Unit: Blocks, Help: "Table blocks vacuumed"},
+			{Name: "scanned_ratio", Kind: Gauge, Unit: Ratio, Help: "Share of the table's blocks scanned"},
+			{Name: "index_vacuum_count", Kind: Gauge, Unit: Count, Help: "Rounds of index vacuuming done (more than one: maintenance_work_mem ran out)"},
+			{Name: "dead_items", Kind: Gauge, Unit: Count, Help: "Dead tuples (17+: item IDs) collected since the last index round"},
+			{Name: "indexes_total", Kind: Gauge, Unit: Count, Help: "Indexes to vacuum or clean up in this phase (17+)"},
+			{Name: "indexes_processed", Kind: Gauge, Unit: Count, Help: "Indexes done in this phase (17+)"},
+			{Name: "delay_time", Kind: Gauge, Unit: Milliseconds, Help: "Time slept for vacuum cost delay (18+, needs track_cost_delay_timing)"},
+			{Name: "duration", Kind: Gauge, Unit: Seconds, Help: "Time since the vacuum of this table started"},
+		},
+		Queries: []Query{
+			{MinVersion: 120000, SQL: sql("p.num_dead_tuples", "NULL::float8", "NULL::float8", "NULL::float8")},
+			{MinVersion: 170000, SQL: sql("p.num_dead_item_ids", "p.indexes_total", "p.indexes_processed", "NULL::float8")},
+			{MinVersion: 180000, SQL: sql("p.num_dead_item_ids", "p.indexes_total", "p.indexes_processed", "p.delay_time")},
 		},
 	}
 }

@@ -135,6 +135,7 @@ func TestMetricVersionChoice(t *testing.T) {
 		"wait":          {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 		"wait_sampling": {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 		"io":            {0, 0, 0, 0, 160000, 160000, 180000},
+		"vacuum":        {120000, 120000, 120000, 120000, 120000, 170000, 180000},
 		"sequence":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 		"function":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 	}
@@ -727,6 +728,7 @@ CREATE EXTENSION pg_wait_sampling;
 	t.Run("sequence", env.testSequence)
 	t.Run("function", env.testFunction)
 	t.Run("bloat", env.testBloat)
+	t.Run("vacuum", env.testVacuum)
 
 	t.Run("1000 tables", func(t *testing.T) {
 		// One database of 1,000 tables, each with a primary key, a second
@@ -845,6 +847,23 @@ func metricCheckEmulated(t *testing.T, version int, group string, rows []metricR
 			}
 		} else if math.IsNaN(metricValue(r, "wal_records")) || r.statsReset == nil {
 			t.Errorf("wal_records %v, stats_reset %v", metricValue(r, "wal_records"), metricDeref(r.statsReset))
+		}
+	case "vacuum":
+		if version < 170000 {
+			return // the real view: no vacuum to show
+		}
+		r := metricFind(t, rows, "public.counted")
+		delay := math.NaN()
+		if version >= 180000 {
+			delay = 3.5
+		}
+		for c, want := range map[string]float64{
+			"running": 1, "autovacuum": 0, "phase": 3, "heap_blks_total": 100, "heap_blks_scanned": 50, "heap_blks_vacuumed": 25,
+			"scanned_ratio": 0.5, "index_vacuum_count": 1, "dead_items": 7, "indexes_total": 2, "indexes_processed": 1, "delay_time": delay,
+		} {
+			if got := metricValue(r, c); got != want && !(math.IsNaN(got) && math.IsNaN(want)) {
+				t.Errorf("%s = %v on %d, want %v", c, got, version, want)
+			}
 		}
 	case "io":
 		// Sizes in bytes from op_bytes (16, 17) or as given (18); the

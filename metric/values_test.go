@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -319,5 +320,80 @@ GRANT SELECT ON bloated, fresh, padded, unanalyzed TO %[2]s`, rows, pgx.Identifi
 				t.Errorf("bloat_bytes %v: want whole pages", bytes)
 			}
 		})
+	}
+}
+
+// testVacuum holds a VACUUM of a table of some thousand pages in its
+// heap scan (cost delay after every page) and reads its progress, then
+// the ages of a table's last VACUUM and ANALYZE.
+func (e metricEnv) testVacuum(t *testing.T) {
+	e.exec(t, `
+CREATE TABLE big (id int8, pad text) WITH (autovacuum_enabled = off);
+INSERT INTO big SELECT g, repeat('v', 100) FROM generate_series(1, 100000) g;
+DELETE FROM big WHERE id % 10 = 0`)
+	var pages float64
+	if err := e.mon.QueryRow(e.ctx, "SELECT pg_relation_size('big') / current_setting('block_size')::int").Scan(&pages); err != nil {
+		t.Fatal(err)
+	}
+	// A page costs at least 1: with a limit of 1, the VACUUM sleeps
+	// 100 ms after every page, until cancelled.
+	cfg := metricSuperConfig(t, e.pg, metricTestDB)
+	cfg.RuntimeParams["vacuum_cost_limit"], cfg.RuntimeParams["vacuum_cost_delay"] = "1", "100ms"
+	v := metricConnect(e.ctx, t, cfg)
+	var pid int
+	if err := v.QueryRow(e.ctx, "SELECT pg_backend_pid()").Scan(&pid); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	wg.Go(func() {
+		_, err := v.Exec(e.ctx, "VACUUM big")
+		if err == nil || !strings.Contains(err.Error(), "canceling statement") {
+			t.Errorf("VACUUM: %v, want it cancelled", err)
+		}
+	})
+	defer e.exec(t, fmt.Sprintf("SELECT pg_cancel_backend(%d)", pid))
+	rows := e.until(t, "vacuum", func(rows []metricRow) bool {
+		r, ok := metricLookup(rows, "public.big")
+		return ok && metricValue(r, "heap_blks_scanned") >= 2
+	})
+	r := metricFind(t, rows, "public.big")
+	scanned := metricValue(r, "heap_blks_scanned")
+	for c, want := range map[string]float64{
+		"running": 1, "autovacuum": 0, "phase": 2, "heap_blks_total": pages,
+		"scanned_ratio": scanned / pages, "index_vacuum_count": 0,
+	} {
+		if got := metricValue(r, c); got != want {
+			t.Errorf("%s = %v, want %v", c, got, want)
+		}
+	}
+	if d := metricValue(r, "duration"); !(d > 0 && d < 60) {
+		t.Errorf("duration = %v, want the seconds since the VACUUM began", d)
+	}
+	// Without an index, each page is vacuumed as it is scanned.
+	if vacuumed := metricValue(r, "heap_blks_vacuumed"); !(scanned >= 2 && scanned < pages && vacuumed <= scanned) {
+		t.Errorf("heap_blks_scanned %v, heap_blks_vacuumed %v of %v", scanned, vacuumed, pages)
+	}
+	act := metricFind(t, e.read(t, "activity"), metricTestDB)
+	if got := metricValue(act, "vacuums_running"); got != 1 {
+		t.Errorf("activity: vacuums_running = %v, want 1", got)
+	}
+
+	// The ages of the last maintenance, on a table autovacuum leaves alone.
+	e.exec(t, "CREATE TABLE kept (id int) WITH (autovacuum_enabled = off)")
+	e.exec(t, "VACUUM kept")
+	e.exec(t, "ANALYZE kept")
+	before := time.Now()
+	tab := metricFind(t, e.read(t, "table"), "public.kept")
+	elapsed := time.Since(before).Seconds() + 10
+	for _, c := range []string{"last_vacuum_age", "last_analyze_age"} {
+		if got := metricValue(tab, c); !(got >= 0 && got < elapsed) {
+			t.Errorf("%s = %v, want 0 to %.0f s", c, got, elapsed)
+		}
+	}
+	for _, c := range []string{"last_autovacuum_age", "last_autoanalyze_age"} {
+		if got := metricValue(tab, c); !math.IsNaN(got) {
+			t.Errorf("%s = %v, want NULL (never)", c, got)
+		}
 	}
 }

@@ -129,6 +129,19 @@ SELECT 11::bigint AS num_timed, 12::bigint AS num_requested,
        15::bigint AS buffers_written,
        '2030-01-01 00:00:00+00'::timestamptz AS stats_reset;
 
+-- 17: pg_stat_progress_vacuum counts dead item IDs (and their bytes)
+-- instead of dead tuples, and the indexes of the phase; a made-up vacuum
+-- of table counted, run by the querying session.
+CREATE VIEW pg170000.pg_stat_progress_vacuum AS
+SELECT pg_backend_pid() AS pid, d.oid AS datid, d.datname, 'counted'::regclass::oid AS relid,
+       'vacuuming indexes'::text AS phase,
+       100::bigint AS heap_blks_total, 50::bigint AS heap_blks_scanned, 25::bigint AS heap_blks_vacuumed,
+       1::bigint AS index_vacuum_count,
+       65536::bigint AS max_dead_tuple_bytes, 1024::bigint AS dead_tuple_bytes, 7::bigint AS num_dead_item_ids,
+       2::bigint AS indexes_total, 1::bigint AS indexes_processed
+FROM pg_catalog.pg_database d
+WHERE d.datname = current_database();
+
 -- 18: pg_stat_wal lost wal_write, wal_sync, wal_write_time and
 -- wal_sync_time; pg_stat_*_tables gained the total_*_time columns;
 -- pg_stat_checkpointer gained num_done and slru_written; pg_stat_io lost
@@ -149,6 +162,9 @@ SELECT backend_type, object, context,
 FROM pg160000.pg_stat_io;
 
 CREATE VIEW pg180000.pg_stat_bgwriter AS SELECT * FROM pg170000.pg_stat_bgwriter;
+
+CREATE VIEW pg180000.pg_stat_progress_vacuum AS
+SELECT v.*, 3.5::float8 AS delay_time FROM pg170000.pg_stat_progress_vacuum v;
 
 CREATE VIEW pg180000.pg_stat_checkpointer AS
 SELECT num_timed, num_requested, 10::bigint AS num_done,
