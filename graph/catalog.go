@@ -75,6 +75,9 @@ func highestShare(label, column string) line {
 	return line{label: label, column: column, over: overMax, percent: true}
 }
 
+// subscriptionsAbsent says why a server may have no subscription graphs.
+const subscriptionsAbsent = "Shown when the server subscribes to a publication (logical replication)."
+
 // functionsAbsent says why a database may have no function graphs.
 const functionsAbsent = "No function of this database was called, or the server does not count calls: " +
 	"track_functions = pl counts PL/pgSQL functions, all counts SQL and C functions too."
@@ -176,6 +179,17 @@ func catalog() []spec {
 			total("written", "write_bytes"),
 			total("extended", "extend_bytes"),
 		}, absent: "pg_stat_io exists from PostgreSQL 16 on: before, the block traffic of the graphs above is all there is."},
+		spec{name: "wal_received", title: "WAL received from the primary", scope: Server, unit: UnitBytesPerSec, group: "wal_receiver", lines: []line{
+			total("received", "received_bytes"),
+		}, absent: "Shown on a standby streaming from its primary."},
+		spec{name: "subscriptions", title: "Subscriptions: publisher WAL received", scope: Server, unit: UnitBytesPerSec, group: "subscription", lines: []line{
+			total("received", "received_bytes"),
+		}, absent: subscriptionsAbsent},
+		spec{name: "subscription_errors", title: "Subscriptions: errors and conflicts", scope: Server, unit: UnitPerSecond, group: "subscription", lines: []line{
+			total("apply errors", "apply_error_count"),
+			total("table copy errors", "sync_error_count"),
+			total("conflicts", "conflicts"),
+		}, absent: subscriptionsAbsent},
 		spec{name: "replication", title: "Replication lag (worst standby)", scope: Server, unit: UnitSeconds, group: "replication", lines: []line{
 			worst("write", "write_lag"),
 			worst("flush", "flush_lag"),
@@ -184,6 +198,14 @@ func catalog() []spec {
 	)
 	out = append(out, perDatabase(Database, "db_")...)
 	out = append(out,
+		spec{name: "db_conflicts", title: "Recovery conflicts by cause", scope: Database, unit: UnitPerSecond, group: "conflicts", lines: []line{
+			total("lock", "confl_lock"),
+			total("snapshot", "confl_snapshot"),
+			total("buffer pin", "confl_bufferpin"),
+			total("deadlock", "confl_deadlock"),
+			total("tablespace", "confl_tablespace"),
+			total("logical slot", "confl_active_logicalslot"),
+		}, absent: "Shown on a standby: the queries it cancelled because replaying the primary's WAL needed what they held."},
 		spec{name: "db_vacuums", title: "Vacuums running", scope: Database, unit: UnitCount, group: act, lines: []line{
 			total("vacuums (autovacuum's too)", "vacuums_running"),
 		}},

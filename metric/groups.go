@@ -61,6 +61,9 @@ func Groups() []Group {
 		waitGroup(),
 		waitSamplingGroup(),
 		ioGroup(),
+		conflictGroup(),
+		walReceiverGroup(),
+		subscriptionGroup(),
 		tableGroup(),
 		indexGroup(),
 		sequenceGroup(),
@@ -1198,6 +1201,134 @@ WHERE p.datname = current_database()`
 			{MinVersion: 120000, SQL: sql("p.num_dead_tuples", "NULL::float8", "NULL::float8", "NULL::float8")},
 			{MinVersion: 170000, SQL: sql("p.num_dead_item_ids", "p.indexes_total", "p.indexes_processed", "NULL::float8")},
 			{MinVersion: 180000, SQL: sql("p.num_dead_item_ids", "p.indexes_total", "p.indexes_processed", "p.delay_time")},
+		},
+	}
+}
+
+func conflictGroup() Group {
+	sql := func(logicalSlot string) string {
+		return `
+SELECT c.datid::text AS key,
+       c.datname::text AS name,
+       NULL::text AS parent,
+       d.stats_reset,
+       c.confl_tablespace, c.confl_lock, c.confl_snapshot, c.confl_bufferpin, c.confl_deadlock,
+       ` + logicalSlot + ` AS confl_active_logicalslot
+FROM pg_stat_database_conflicts c
+JOIN pg_stat_database d ON d.datid = c.datid
+WHERE pg_is_in_recovery()`
+	}
+	return Group{
+		Name: "conflicts",
+		Help: "Per database of a standby (none on a primary): queries cancelled because replaying the primary's WAL needed what they held, by cause (pg_stat_database_conflicts)",
+		// Only a standby has rows: on a primary the counts are always
+		// zero (the database group's conflicts says as much). stats_reset
+		// is the database's: pg_stat_reset() resets both views.
+		Scope: Server,
+		Columns: []Column{
+			{Name: "confl_tablespace", Kind: Counter, Unit: Count, Help: "A dropped tablespace was in use"},
+			{Name: "confl_lock", Kind: Counter, Unit: Count, Help: "A lock the replay needed was held (lock waits past max_standby_streaming_delay)"},
+			{Name: "confl_snapshot", Kind: Counter, Unit: Count, Help: "A snapshot still saw rows VACUUM removed on the primary"},
+			{Name: "confl_bufferpin", Kind: Counter, Unit: Count, Help: "A buffer the replay needed was pinned"},
+			{Name: "confl_deadlock", Kind: Counter, Unit: Count, Help: "A deadlock with the replay"},
+			{Name: "confl_active_logicalslot", Kind: Counter, Unit: Count, Help: "A logical slot in use was invalidated (16+)"},
+		},
+		Queries: []Query{
+			{MinVersion: 120000, SQL: sql("NULL::float8")},
+			{MinVersion: 160000, SQL: sql("c.confl_active_logicalslot")},
+		},
+	}
+}
+
+func walReceiverGroup() Group {
+	sql := func(received string) string {
+		return `
+SELECT ''::text AS key,
+       coalesce(r.sender_host || ':' || r.sender_port, 'wal receiver') AS name,
+       NULL::text AS parent,
+       NULL::timestamptz AS stats_reset,
+       (r.status = 'streaming')::int AS streaming,
+       pg_wal_lsn_diff(` + received + `, '0/0') AS received_bytes,
+       greatest(extract(epoch FROM now() - r.last_msg_receipt_time), 0) AS last_message_age
+FROM pg_stat_wal_receiver r`
+	}
+	return Group{
+		Name: "wal_receiver",
+		Help: "On a standby: the WAL receiver streaming from the primary (pg_stat_wal_receiver; one row, key '', none on a primary)",
+		// received_bytes is the position received and flushed: its
+		// growth is the WAL received. 13 renamed received_lsn to
+		// flushed_lsn.
+		Scope: Server,
+		Columns: []Column{
+			{Name: "received_bytes", Kind: Counter, Unit: Bytes, Help: "WAL position received and flushed: its growth is the WAL received"},
+			{Name: "streaming", Kind: Gauge, Unit: Boolean, Help: "1 while streaming"},
+			{Name: "last_message_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last message from the primary"},
+		},
+		Queries: []Query{
+			{MinVersion: 120000, SQL: sql("r.received_lsn")},
+			{MinVersion: 130000, SQL: sql("r.flushed_lsn")},
+		},
+	}
+}
+
+func subscriptionGroup() Group {
+	// The kinds of worker by version: 12 to 15 tell them by relid (a
+	// table being synchronised), 16 adds parallel apply workers (with a
+	// leader_pid), 17 names them in worker_type.
+	type workers struct{ apply, sync, parallel string }
+	before16 := workers{"w.relid IS NULL", "w.relid IS NOT NULL", "false"}
+	from16 := workers{"w.relid IS NULL AND w.leader_pid IS NULL", "w.relid IS NOT NULL", "w.leader_pid IS NOT NULL"}
+	from17 := workers{"w.worker_type = 'apply'", "w.worker_type = 'table synchronization'", "w.worker_type = 'parallel apply'"}
+	const (
+		noStats   = "NULL::timestamptz AS stats_reset, NULL::float8 AS apply_error_count, NULL::float8 AS sync_error_count"
+		stats     = "e.stats_reset, e.apply_error_count, e.sync_error_count"
+		noConfl   = "NULL::float8"
+		conflicts = "e.confl_insert_exists + e.confl_update_origin_differs + e.confl_update_exists + e.confl_update_missing + e.confl_delete_origin_differs + e.confl_delete_missing + e.confl_multiple_unique_conflicts"
+		statsJoin = "\nLEFT JOIN pg_stat_subscription_stats e ON e.subid = s.subid"
+	)
+	sql := func(k workers, errors, conflicts, join string) string {
+		return `
+SELECT s.subid::text AS key,
+       s.subname::text AS name,
+       NULL::text AS parent,
+       ` + errors + `,
+       ` + conflicts + ` AS conflicts,
+       s.apply_running, s.sync_workers, s.parallel_workers, s.received_bytes, s.last_message_age
+FROM (
+    SELECT w.subid, w.subname,
+           count(w.pid) FILTER (WHERE ` + k.apply + `) AS apply_running,
+           count(w.pid) FILTER (WHERE ` + k.sync + `) AS sync_workers,
+           count(w.pid) FILTER (WHERE ` + k.parallel + `) AS parallel_workers,
+           max(pg_wal_lsn_diff(w.received_lsn, '0/0')) FILTER (WHERE ` + k.apply + `) AS received_bytes,
+           min(greatest(extract(epoch FROM now() - w.last_msg_receipt_time), 0)) FILTER (WHERE ` + k.apply + `) AS last_message_age
+    FROM pg_stat_subscription w
+    GROUP BY w.subid, w.subname
+) s` + join
+	}
+	return Group{
+		Name: "subscription",
+		Help: "Per subscription of the server (logical replication, subscriber side): workers, WAL received, errors (pg_stat_subscription, pg_stat_subscription_stats from 15)",
+		// One row per subscription, a worker or not. received_bytes is
+		// the publisher's WAL position the apply worker has received; a
+		// restarted worker may start a little back, which reads as a
+		// reset.
+		Scope: Server,
+		Columns: []Column{
+			{Name: "received_bytes", Kind: Counter, Unit: Bytes, Help: "Publisher WAL position received by the apply worker: its growth is the WAL received"},
+			{Name: "apply_error_count", Kind: Counter, Unit: Count, Help: "Errors applying changes (15+)"},
+			{Name: "sync_error_count", Kind: Counter, Unit: Count, Help: "Errors in the initial copy of a table (15+)"},
+			{Name: "conflicts", Kind: Counter, Unit: Count, Help: "Conflicts met applying changes, all kinds (18+)"},
+			{Name: "apply_running", Kind: Gauge, Unit: Boolean, Help: "1 while the apply worker runs"},
+			{Name: "sync_workers", Kind: Gauge, Unit: Count, Help: "Workers copying a table's initial data"},
+			{Name: "parallel_workers", Kind: Gauge, Unit: Count, Help: "Parallel apply workers (16+)"},
+			{Name: "last_message_age", Kind: Gauge, Unit: Seconds, Help: "Time since the apply worker's last message from the publisher"},
+		},
+		Queries: []Query{
+			{MinVersion: 120000, SQL: sql(before16, noStats, noConfl, "")},
+			{MinVersion: 150000, SQL: sql(before16, stats, noConfl, statsJoin)},
+			{MinVersion: 160000, SQL: sql(from16, stats, noConfl, statsJoin)},
+			{MinVersion: 170000, SQL: sql(from17, stats, noConfl, statsJoin)},
+			{MinVersion: 180000, SQL: sql(from17, stats, conflicts, statsJoin)},
 		},
 	}
 }

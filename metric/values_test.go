@@ -397,3 +397,132 @@ DELETE FROM big WHERE id % 10 = 0`)
 		}
 	}
 }
+
+// testStandby starts a streaming standby of the rig's server and reads
+// it: its WAL receiver streams and counts the WAL it receives, and a
+// session holding a lock the replay of a DROP TABLE needs is cancelled
+// (max_standby_streaming_delay 0), one lock conflict of its database.
+func (e metricEnv) testStandby(t *testing.T) {
+	st, err := e.rig.StartStandby(e.ctx, "standby", "max_standby_streaming_delay = 0")
+	if err != nil {
+		t.Fatalf("start standby: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := st.Stop(); err != nil {
+			t.Errorf("stop standby: %v", err)
+		}
+	})
+	if rows := e.read(t, "wal_receiver"); len(rows) != 0 {
+		t.Errorf("wal_receiver on the primary: %d rows, want none", len(rows))
+	}
+	e.exec(t, "CREATE TABLE conflicted (id int); INSERT INTO conflicted VALUES (1)")
+	mon := metricConnect(e.ctx, t, metricMonitorConfig(t, st, metricTestDB))
+	holder := metricConnect(e.ctx, t, metricSuperConfig(t, st, metricTestDB))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var there bool
+		if err := holder.QueryRow(e.ctx, "SELECT to_regclass('conflicted') IS NOT NULL").Scan(&there); err != nil {
+			t.Fatal(err)
+		}
+		if there {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the standby did not replay CREATE TABLE in 10 s")
+		}
+	}
+	rec := metricFind(t, e.readOn(t, mon, "wal_receiver"), fmt.Sprintf("%s:%d", e.pg.SocketDir, e.pg.Port))
+	received := metricValue(rec, "received_bytes")
+	if rec.key != "" || metricValue(rec, "streaming") != 1 || !(received > 0) || !(metricValue(rec, "last_message_age") >= 0) {
+		t.Errorf("wal_receiver: key %q, streaming %v, received_bytes %v, last_message_age %v",
+			rec.key, metricValue(rec, "streaming"), received, metricValue(rec, "last_message_age"))
+	}
+
+	tx, err := holder.Begin(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(e.ctx, "SELECT * FROM conflicted"); err != nil {
+		t.Fatal(err)
+	}
+	e.exec(t, "DROP TABLE conflicted")
+	var conflicts metricRow
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		conflicts = metricFind(t, e.readOn(t, mon, "conflicts"), metricTestDB)
+		if metricValue(conflicts, "confl_lock") > 0 {
+			break
+		}
+	}
+	for c, want := range map[string]float64{"confl_lock": 1, "confl_snapshot": 0, "confl_tablespace": 0, "confl_bufferpin": 0, "confl_deadlock": 0} {
+		if got := metricValue(conflicts, c); got != want {
+			t.Errorf("conflicts on the standby: %s = %v, want %v", c, got, want)
+		}
+	}
+	if _, err := tx.Exec(e.ctx, "SELECT 1"); err == nil {
+		t.Error("the session holding the lock survived the conflict")
+	}
+	after := metricFind(t, e.readOn(t, mon, "wal_receiver"), fmt.Sprintf("%s:%d", e.pg.SocketDir, e.pg.Port))
+	if got := metricValue(after, "received_bytes"); !(got > received) {
+		t.Errorf("wal_receiver: received_bytes %v after a DROP TABLE, was %v", got, received)
+	}
+}
+
+// testSubscription subscribes a table of the test database to a
+// publication of another database of the same server, then makes the
+// apply worker fail once on a duplicate key.
+func (e metricEnv) testSubscription(t *testing.T) {
+	const src = "pub_src"
+	if err := e.pg.Exec(e.ctx, "postgres", "CREATE DATABASE "+src); err != nil {
+		t.Fatal(err)
+	}
+	// The slot is made apart: CREATE SUBSCRIPTION cannot make one on its
+	// own server.
+	for _, sql := range []string{
+		"CREATE TABLE items (id int PRIMARY KEY); CREATE PUBLICATION items_pub FOR TABLE items",
+		"SELECT pg_create_logical_replication_slot('items_sub', 'pgoutput')",
+	} {
+		if err := e.pg.Exec(e.ctx, src, sql); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.exec(t, "CREATE TABLE items (id int PRIMARY KEY)")
+	e.exec(t, fmt.Sprintf(`CREATE SUBSCRIPTION items_sub CONNECTION 'host=%s port=%d dbname=%s user=%s'
+PUBLICATION items_pub WITH (create_slot = false, slot_name = 'items_sub')`, e.pg.SocketDir, e.pg.Port, src, e.pg.Superuser))
+	t.Cleanup(func() {
+		e.exec(t, "ALTER SUBSCRIPTION items_sub DISABLE")
+		e.exec(t, "ALTER SUBSCRIPTION items_sub SET (slot_name = NONE)")
+		e.exec(t, "DROP SUBSCRIPTION items_sub")
+	})
+	running := func(rows []metricRow) bool {
+		r, ok := metricLookup(rows, "items_sub")
+		return ok && metricValue(r, "apply_running") == 1 && metricValue(r, "sync_workers") == 0 && !math.IsNaN(metricValue(r, "received_bytes"))
+	}
+	r := metricFind(t, e.until(t, "subscription", running), "items_sub")
+	if !running([]metricRow{r}) || metricValue(r, "apply_error_count") != 0 || metricValue(r, "parallel_workers") != 0 {
+		t.Fatalf("subscription: apply_running %v, sync_workers %v, received_bytes %v, apply_error_count %v",
+			metricValue(r, "apply_running"), metricValue(r, "sync_workers"), metricValue(r, "received_bytes"), metricValue(r, "apply_error_count"))
+	}
+	received := metricValue(r, "received_bytes")
+	if err := e.pg.Exec(e.ctx, src, "INSERT INTO items SELECT g FROM generate_series(1, 100) g"); err != nil {
+		t.Fatal(err)
+	}
+	r = metricFind(t, e.until(t, "subscription", func(rows []metricRow) bool {
+		r, _ := metricLookup(rows, "items_sub")
+		return metricValue(r, "received_bytes") > received
+	}), "items_sub")
+	if got := metricValue(r, "received_bytes"); !(got > received) {
+		t.Errorf("received_bytes %v after 100 rows published, was %v", got, received)
+	}
+
+	// A row the subscriber has already: the apply worker fails on it.
+	e.exec(t, "INSERT INTO items VALUES (1000)")
+	if err := e.pg.Exec(e.ctx, src, "INSERT INTO items VALUES (1000)"); err != nil {
+		t.Fatal(err)
+	}
+	r = metricFind(t, e.until(t, "subscription", func(rows []metricRow) bool {
+		r, _ := metricLookup(rows, "items_sub")
+		return metricValue(r, "apply_error_count") > 0
+	}), "items_sub")
+	if got := metricValue(r, "apply_error_count"); got != 1 {
+		t.Errorf("apply_error_count = %v after one duplicate key, want 1", got)
+	}
+}

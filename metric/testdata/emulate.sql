@@ -53,6 +53,27 @@ FROM pg_catalog.pg_stat_user_tables;
 
 CREATE VIEW pg120000.pg_stat_wal AS SELECT 'no pg_stat_wal before 14'::text AS missing;
 
+-- 12's WAL receiver (received_lsn, renamed flushed_lsn in 13), streaming
+-- from "primary" on this emulated standby.
+CREATE VIEW pg120000.pg_stat_wal_receiver AS
+SELECT 4321 AS pid, 'streaming'::text AS status, '0/1000'::pg_lsn AS receive_start_lsn, 1 AS receive_start_tli,
+       '0/3000'::pg_lsn AS received_lsn, 1 AS received_tli,
+       now() - interval '2 s' AS last_msg_send_time, now() - interval '1 s' AS last_msg_receipt_time,
+       '0/3000'::pg_lsn AS latest_end_lsn, now() - interval '1 s' AS latest_end_time,
+       NULL::text AS slot_name, 'primary'::text AS sender_host, 5432 AS sender_port, ''::text AS conninfo;
+
+-- Subscriptions of 12 to 15: sub_a with its apply worker and a table
+-- being synchronised, sub_b with no worker.
+CREATE VIEW pg120000.pg_stat_subscription AS
+SELECT subid::oid, subname::name, pid::int, relid::oid, received_lsn::pg_lsn,
+       last_msg_send_time::timestamptz, last_msg_receipt_time::timestamptz,
+       latest_end_lsn::pg_lsn, latest_end_time::timestamptz
+FROM (VALUES
+    (9001, 'sub_a', 11, NULL, '0/2000', now(), now() - interval '3 s', '0/2000', now()),
+    (9001, 'sub_a', 13, 1234, NULL, NULL, NULL, NULL, NULL),
+    (9002, 'sub_b', NULL, NULL, NULL, NULL, NULL, NULL, NULL)
+) AS v(subid, subname, pid, relid, received_lsn, last_msg_send_time, last_msg_receipt_time, latest_end_lsn, latest_end_time);
+
 -- 13: as 12, with pg_stat_activity.leader_pid, pg_replication_slots'
 -- wal_status and safe_wal_size, pg_stat_*_tables.n_ins_since_vacuum.
 CREATE VIEW pg130000.pg_stat_database AS SELECT * FROM pg120000.pg_stat_database;
@@ -80,6 +101,8 @@ SELECT relid, schemaname, relname, seq_scan, seq_tup_read, idx_scan, idx_tup_fet
 FROM pg_catalog.pg_stat_user_tables;
 
 CREATE VIEW pg130000.pg_stat_wal AS SELECT * FROM pg120000.pg_stat_wal;
+
+CREATE VIEW pg130000.pg_stat_subscription AS SELECT * FROM pg120000.pg_stat_subscription;
 
 -- 16: pg_stat_*_tables gained last_seq_scan, last_idx_scan and
 -- n_tup_newpage_upd; pg_stat_io is new.
@@ -113,10 +136,35 @@ FROM (VALUES
        writebacks, writeback_time, extends, extend_time, hits, evictions, reuses,
        fsyncs, fsync_time, stats_reset);
 
+-- 16: pg_stat_database_conflicts gained confl_active_logicalslot;
+-- pg_stat_subscription gained leader_pid: sub_a has a parallel apply
+-- worker too.
+CREATE VIEW pg160000.pg_stat_database_conflicts AS
+SELECT c.*, 0::bigint AS confl_active_logicalslot FROM pg_catalog.pg_stat_database_conflicts c;
+
+CREATE VIEW pg160000.pg_stat_subscription AS
+SELECT s.subid, s.subname, s.pid, NULL::int AS leader_pid, s.relid, s.received_lsn,
+       s.last_msg_send_time, s.last_msg_receipt_time, s.latest_end_lsn, s.latest_end_time
+FROM pg120000.pg_stat_subscription s
+UNION ALL
+SELECT 9001, 'sub_a', 12, 11, NULL, NULL, NULL, NULL, NULL, NULL;
+
 -- 17: pg_stat_bgwriter lost the checkpoint and backend columns, which
 -- moved to the new pg_stat_checkpointer and to pg_stat_io.
 CREATE VIEW pg170000.pg_stat_user_tables AS SELECT * FROM pg160000.pg_stat_user_tables;
 CREATE VIEW pg170000.pg_stat_io AS SELECT * FROM pg160000.pg_stat_io;
+CREATE VIEW pg170000.pg_stat_database_conflicts AS SELECT * FROM pg160000.pg_stat_database_conflicts;
+
+-- 17: pg_stat_subscription names each worker's kind.
+CREATE VIEW pg170000.pg_stat_subscription AS
+SELECT s.subid, s.subname,
+       CASE WHEN s.pid IS NULL THEN NULL
+            WHEN s.relid IS NOT NULL THEN 'table synchronization'
+            WHEN s.leader_pid IS NOT NULL THEN 'parallel apply'
+            ELSE 'apply' END AS worker_type,
+       s.pid, s.leader_pid, s.relid, s.received_lsn,
+       s.last_msg_send_time, s.last_msg_receipt_time, s.latest_end_lsn, s.latest_end_time
+FROM pg160000.pg_stat_subscription s;
 
 CREATE VIEW pg170000.pg_stat_bgwriter AS
 SELECT buffers_clean, maxwritten_clean, buffers_alloc, stats_reset
@@ -162,6 +210,16 @@ SELECT backend_type, object, context,
 FROM pg160000.pg_stat_io;
 
 CREATE VIEW pg180000.pg_stat_bgwriter AS SELECT * FROM pg170000.pg_stat_bgwriter;
+
+CREATE VIEW pg180000.pg_stat_database_conflicts AS SELECT * FROM pg160000.pg_stat_database_conflicts;
+CREATE VIEW pg180000.pg_stat_subscription AS SELECT * FROM pg170000.pg_stat_subscription;
+
+-- 18: pg_stat_subscription_stats counts conflicts by kind.
+CREATE VIEW pg180000.pg_stat_subscription_stats AS
+SELECT 9001::oid AS subid, 'sub_a'::name AS subname, 2::bigint AS apply_error_count, 1::bigint AS sync_error_count,
+       1::bigint AS confl_insert_exists, 1::bigint AS confl_update_origin_differs, 1::bigint AS confl_update_exists,
+       1::bigint AS confl_update_missing, 1::bigint AS confl_delete_origin_differs, 1::bigint AS confl_delete_missing,
+       1::bigint AS confl_multiple_unique_conflicts, '2032-01-01 00:00:00+00'::timestamptz AS stats_reset;
 
 CREATE VIEW pg180000.pg_stat_progress_vacuum AS
 SELECT v.*, 3.5::float8 AS delay_time FROM pg170000.pg_stat_progress_vacuum v;
