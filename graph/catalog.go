@@ -35,6 +35,9 @@ type line struct {
 	over  string // overSum or overMax
 	// percent draws a Ratio gauge (0 to 1) in percent: 100 × column.
 	percent bool
+	// object, when set, draws only the objects of that name (of a
+	// server-wide group): one SLRU cache, say.
+	object string
 }
 
 // spec is one graph of the catalog: its public Def and where its lines
@@ -67,6 +70,11 @@ func worst(label, column string) line { return line{label: label, column: column
 // objects.
 func hitRatio(label, hit, miss string) line {
 	return line{label: label, column: hit, other: miss, over: overSum}
+}
+
+// of is a column of the objects named object, summed.
+func of(label, column, object string) line {
+	return line{label: label, column: column, over: overSum, object: object}
 }
 
 // highestShare is a Ratio gauge's highest value over the objects, in
@@ -179,6 +187,16 @@ func catalog() []spec {
 			total("written", "write_bytes"),
 			total("extended", "extend_bytes"),
 		}, absent: "pg_stat_io exists from PostgreSQL 16 on: before, the block traffic of the graphs above is all there is."},
+		spec{name: "slru", title: "SLRU cache pages read from disk", scope: Server, unit: UnitBlocksPerSec, group: "slru", stacked: true, lines: []line{
+			of("transaction", "blks_read", "transaction"),
+			of("subtransaction", "blks_read", "subtransaction"),
+			of("multixact offset", "blks_read", "multixact_offset"),
+			of("multixact member", "blks_read", "multixact_member"),
+			of("commit timestamp", "blks_read", "commit_timestamp"),
+			of("notify", "blks_read", "notify"),
+			of("serializable", "blks_read", "serializable"),
+			of("other", "blks_read", "other"),
+		}, absent: "pg_stat_slru exists from PostgreSQL 13 on."},
 		spec{name: "wal_received", title: "WAL received from the primary", scope: Server, unit: UnitBytesPerSec, group: "wal_receiver", lines: []line{
 			total("received", "received_bytes"),
 		}, absent: "Shown on a standby streaming from its primary."},

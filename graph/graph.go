@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/pggraph/pggraph/internal/store"
@@ -205,37 +206,74 @@ func Load(ctx context.Context, src Source, prefix string, q Query) (*Data, error
 	if sp.scope == Table {
 		sq.Table = q.Table
 	}
-	index := map[string]int{} // column → its index in sq.Columns
-	column := func(name string, worst bool) {
-		if _, ok := index[name]; !ok {
-			index[name] = len(sq.Columns)
-			sq.Columns = append(sq.Columns, store.SeriesColumn{Name: name, Max: worst})
-		}
-	}
+	// One read per object the lines name ("" for all of them), in the
+	// order the lines first name it.
+	var objects []string
 	for _, l := range sp.lines {
-		column(l.column, l.over == overMax)
-		if l.other != "" {
-			column(l.other, l.over == overMax)
+		if !slices.Contains(objects, l.object) {
+			objects = append(objects, l.object)
 		}
-	}
-	rows, err := src.Series(ctx, sq)
-	if errors.Is(err, store.ErrNoObject) {
-		return nil, fmt.Errorf("load graph %s: %w: %w", q.Graph, ErrNotFound, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load graph %s: %w", q.Graph, err)
 	}
 	d := &Data{Def: sp.def(), Query: q, Resolution: string(res)}
-	for _, l := range sp.lines {
-		s := Series{Label: l.label, Points: make([]Point, len(rows))}
-		j := index[l.column]
-		for i, r := range rows {
-			p := Point{T: r.T, Seconds: r.Seconds[j], V: r.Values[j], Min: r.Min[j], Max: r.Max[j]}
-			switch {
-			case l.other != "":
-				p.V, p.Min, p.Max = percentOf(r.Values[j], r.Values[index[l.other]]), math.NaN(), math.NaN()
-			case l.percent:
-				p.V, p.Min, p.Max = 100*p.V, 100*p.Min, 100*p.Max
+	points := make([]map[time.Time]Point, len(sp.lines))
+	var times []time.Time
+	for _, obj := range objects {
+		oq := sq
+		oq.Object = obj
+		index := map[string]int{} // column → its index in oq.Columns
+		column := func(name string, worst bool) {
+			if _, ok := index[name]; !ok {
+				index[name] = len(oq.Columns)
+				oq.Columns = append(oq.Columns, store.SeriesColumn{Name: name, Max: worst})
+			}
+		}
+		for _, l := range sp.lines {
+			if l.object != obj {
+				continue
+			}
+			column(l.column, l.over == overMax)
+			if l.other != "" {
+				column(l.other, l.over == overMax)
+			}
+		}
+		rows, err := src.Series(ctx, oq)
+		if errors.Is(err, store.ErrNoObject) {
+			return nil, fmt.Errorf("load graph %s: %w: %w", q.Graph, ErrNotFound, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load graph %s: %w", q.Graph, err)
+		}
+		for _, r := range rows {
+			times = append(times, r.T)
+		}
+		for li, l := range sp.lines {
+			if l.object != obj {
+				continue
+			}
+			points[li] = make(map[time.Time]Point, len(rows))
+			j := index[l.column]
+			for _, r := range rows {
+				p := Point{T: r.T, Seconds: r.Seconds[j], V: r.Values[j], Min: r.Min[j], Max: r.Max[j]}
+				switch {
+				case l.other != "":
+					p.V, p.Min, p.Max = percentOf(r.Values[j], r.Values[index[l.other]]), math.NaN(), math.NaN()
+				case l.percent:
+					p.V, p.Min, p.Max = 100*p.V, 100*p.Min, 100*p.Max
+				}
+				points[li][r.T] = p
+			}
+		}
+	}
+	// Every series at every time any read has: a line whose object had
+	// no sample then has no value there.
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	times = slices.CompactFunc(times, func(a, b time.Time) bool { return a.Equal(b) })
+	for li, l := range sp.lines {
+		s := Series{Label: l.label, Points: make([]Point, len(times))}
+		for i, t := range times {
+			p, ok := points[li][t]
+			if !ok {
+				p = Point{T: t, Seconds: math.NaN(), V: math.NaN(), Min: math.NaN(), Max: math.NaN()}
 			}
 			s.Points[i] = p
 		}

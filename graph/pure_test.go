@@ -633,6 +633,8 @@ a lone point between gaps is always a dot.
 				c = l.column + "/(" + l.column + "+" + l.other + ")"
 			case l.percent:
 				c = "max 100×" + c
+			case l.object != "":
+				c += " of " + l.object
 			case l.over == overMax:
 				c = "max " + c
 			}
@@ -670,6 +672,55 @@ type oneSeries struct {
 func (o *oneSeries) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesRow, error) {
 	o.got = q
 	return o.rows, nil
+}
+
+// objectSeries is a Source whose Series answers, for each object asked,
+// the rows of that object.
+type objectSeries struct {
+	Source
+	rows map[string][]store.SeriesRow
+}
+
+func (o objectSeries) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesRow, error) {
+	return o.rows[q.Object], nil
+}
+
+// TestLoadObjects draws lines of single objects: one read per object,
+// every line at every time any of them has, no value where its object
+// has none.
+func TestLoadObjects(t *testing.T) {
+	r, err := ParseRange(RangeDay, "", "", utc(2026, 1, 2, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(minutes int, v float64) store.SeriesRow {
+		return store.SeriesRow{T: r.From.Add(time.Duration(minutes) * time.Minute), Seconds: []float64{600}, Values: []float64{v}, Min: []float64{v}, Max: []float64{v}}
+	}
+	src := objectSeries{rows: map[string][]store.SeriesRow{
+		"transaction":    {row(10, 1), row(20, 2)},
+		"subtransaction": {row(20, 30), row(30, 40)},
+	}}
+	d, err := Load(t.Context(), src, "acme", Query{Graph: "slru", Range: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range d.Series {
+		var vs []string
+		for _, p := range s.Points {
+			vs = append(vs, fmt.Sprintf("%s=%v", p.T.Sub(r.From), p.V))
+		}
+		got[s.Label] = strings.Join(vs, " ")
+	}
+	for label, want := range map[string]string{
+		"transaction":    "10m0s=1 20m0s=2 30m0s=NaN",
+		"subtransaction": "10m0s=NaN 20m0s=30 30m0s=40",
+		"other":          "10m0s=NaN 20m0s=NaN 30m0s=NaN",
+	} {
+		if got[label] != want {
+			t.Errorf("%s: %s, want %s", label, got[label], want)
+		}
+	}
 }
 
 // TestLoadShare draws a Ratio gauge in percent: value, minimum and

@@ -64,6 +64,7 @@ func Groups() []Group {
 		conflictGroup(),
 		walReceiverGroup(),
 		subscriptionGroup(),
+		slruGroup(),
 		tableGroup(),
 		indexGroup(),
 		sequenceGroup(),
@@ -1329,6 +1330,49 @@ FROM (
 			{MinVersion: 160000, SQL: sql(from16, stats, noConfl, statsJoin)},
 			{MinVersion: 170000, SQL: sql(from17, stats, noConfl, statsJoin)},
 			{MinVersion: 180000, SQL: sql(from17, stats, conflicts, statsJoin)},
+		},
+	}
+}
+
+func slruGroup() Group {
+	sql := func(name string) string {
+		return `
+SELECT ` + name + ` AS key,
+       ` + name + ` AS name,
+       NULL::text AS parent,
+       s.stats_reset,
+       s.blks_zeroed, s.blks_hit, s.blks_read, s.blks_written, s.blks_exists, s.flushes, s.truncates
+FROM pg_stat_slru s`
+	}
+	return Group{
+		Name: "slru",
+		Help: "Per SLRU cache (transaction status, subtransactions, multixacts, commit timestamps, notify, serializable), 13+ (pg_stat_slru)",
+		// Keys are 17's names (transaction, subtransaction,
+		// multixact_offset…): 13 to 16 name the caches Xact, Subtrans,
+		// MultiXactOffset…, mapped here so that an upgrade keeps each
+		// cache's history.
+		Scope: Server,
+		Columns: []Column{
+			{Name: "blks_zeroed", Kind: Counter, Unit: Blocks, Help: "Pages zeroed to start them"},
+			{Name: "blks_hit", Kind: Counter, Unit: Blocks, Help: "Pages found in the cache"},
+			{Name: "blks_read", Kind: Counter, Unit: Blocks, Help: "Pages read from disk (or the OS cache)"},
+			{Name: "blks_written", Kind: Counter, Unit: Blocks, Help: "Pages written"},
+			{Name: "blks_exists", Kind: Counter, Unit: Blocks, Help: "Pages checked for existence"},
+			{Name: "flushes", Kind: Counter, Unit: Count, Help: "Flushes of dirty pages"},
+			{Name: "truncates", Kind: Counter, Unit: Count, Help: "Truncations"},
+		},
+		Queries: []Query{
+			{MinVersion: 130000, SQL: sql(`CASE s.name
+           WHEN 'Xact' THEN 'transaction'
+           WHEN 'Subtrans' THEN 'subtransaction'
+           WHEN 'MultiXactOffset' THEN 'multixact_offset'
+           WHEN 'MultiXactMember' THEN 'multixact_member'
+           WHEN 'CommitTs' THEN 'commit_timestamp'
+           WHEN 'Notify' THEN 'notify'
+           WHEN 'Serial' THEN 'serializable'
+           ELSE s.name::text
+       END`)},
+			{MinVersion: 170000, SQL: sql("s.name::text")},
 		},
 	}
 }

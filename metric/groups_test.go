@@ -139,6 +139,7 @@ func TestMetricVersionChoice(t *testing.T) {
 		"conflicts":     {120000, 120000, 120000, 120000, 160000, 160000, 160000},
 		"wal_receiver":  {120000, 130000, 130000, 130000, 130000, 130000, 130000},
 		"subscription":  {120000, 120000, 120000, 150000, 160000, 170000, 180000},
+		"slru":          {0, 130000, 130000, 130000, 130000, 170000, 170000},
 		"sequence":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 		"function":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 	}
@@ -741,6 +742,7 @@ CREATE EXTENSION pg_wait_sampling;
 	t.Run("function", env.testFunction)
 	t.Run("standby", env.testStandby)
 	t.Run("subscription", env.testSubscription)
+	t.Run("slru", env.testSLRU)
 	t.Run("bloat", env.testBloat)
 	t.Run("vacuum", env.testVacuum)
 
@@ -861,6 +863,15 @@ func metricCheckEmulated(t *testing.T, version int, group string, rows []metricR
 			}
 		} else if math.IsNaN(metricValue(r, "wal_records")) || r.statsReset == nil {
 			t.Errorf("wal_records %v, stats_reset %v", metricValue(r, "wal_records"), metricDeref(r.statsReset))
+		}
+	case "slru":
+		var keys []string
+		for _, r := range rows {
+			keys = append(keys, r.key)
+		}
+		slices.Sort(keys)
+		if want := []string{"commit_timestamp", "multixact_member", "multixact_offset", "notify", "other", "serializable", "subtransaction", "transaction"}; !slices.Equal(keys, want) {
+			t.Errorf("caches %v on %d, want %v", keys, version, want)
 		}
 	case "conflicts":
 		if len(rows) != 0 {

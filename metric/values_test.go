@@ -526,3 +526,22 @@ PUBLICATION items_pub WITH (create_slot = false, slot_name = 'items_sub')`, e.pg
 		t.Errorf("apply_error_count = %v after one duplicate key, want 1", got)
 	}
 }
+
+// testSLRU commits 500 transactions with a transaction ID each: every
+// commit sets its status in the transaction cache, a page hit at least.
+func (e metricEnv) testSLRU(t *testing.T) {
+	hits := func() float64 {
+		t.Helper()
+		return metricValue(metricFind(t, e.read(t, "slru"), "transaction"), "blks_hit")
+	}
+	before := hits()
+	e.exec(t, "DO $$ BEGIN FOR i IN 1..500 LOOP PERFORM txid_current(); COMMIT; END LOOP; END $$")
+	after := before
+	for deadline := time.Now().Add(10 * time.Second); after-before < 500 && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		after = hits()
+	}
+	if after-before < 500 {
+		t.Errorf("transaction cache: blks_hit grew by %v over 500 commits, want 500 or more", after-before)
+	}
+	t.Logf("transaction cache: blks_hit grew by %v over 500 commits", after-before)
+}

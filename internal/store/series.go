@@ -86,8 +86,12 @@ type SeriesQuery struct {
 	// or table is one history. A database the client has no database
 	// object of, or a table with no object, is ErrNoObject.
 	Database, Table string
-	Columns         []SeriesColumn
-	From, To        time.Time // samples (raw) or buckets (rollups) with From <= ts < To
+	// Object, for a server-wide group and without Database, selects its
+	// objects named Object (an SLRU cache, say); none is no error, no
+	// rows.
+	Object   string
+	Columns  []SeriesColumn
+	From, To time.Time // samples (raw) or buckets (rollups) with From <= ts < To
 	// Bucket is the width of a point: rows are grouped by
 	// date_bin(Bucket, ts, 2000-01-01 UTC). Zero or less than a rollup's
 	// width means one point per row time.
@@ -140,6 +144,9 @@ func (s *Store) Series(ctx context.Context, q SeriesQuery) ([]SeriesRow, error) 
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	args := []any{q.Group, q.From, q.To, bucketSeconds(q)}
+	if q.Object != "" {
+		args = append(args, q.Object)
+	}
 	if q.Database != "" {
 		oids, err := s.databaseOIDs(ctx, q.Prefix, q.Database)
 		if err != nil {
@@ -206,9 +213,10 @@ func bucketSeconds(q SeriesQuery) float64 {
 }
 
 // seriesSQL builds Series' statement. Parameters: $1 group, $2 from,
-// $3 to, $4 bucket seconds, then with a Database: for a table $5 the
-// database's OIDs and $6 the table's name; else for a server-wide group
-// $5 the database's name, for a per-database group $5 its OIDs.
+// $3 to, $4 bucket seconds, then with an Object $5 its name; with a
+// Database: for a table $5 the database's OIDs and $6 the table's name;
+// else for a server-wide group $5 the database's name, for a
+// per-database group $5 its OIDs.
 //
 // Two levels: per sample time the objects are combined (counters and
 // totals summed, a counter NULL when any object's is; Max columns by
@@ -226,9 +234,14 @@ func seriesSQL(t tables, g metric.Group, q SeriesQuery) (string, error) {
 	if q.Table != "" && q.Database == "" {
 		return "", errors.New("a table needs its database")
 	}
+	if q.Object != "" && (q.Database != "" || g.Scope != metric.Server) {
+		return "", errors.New("an object is of a server-wide group, without a database")
+	}
 	raw := native == 0
 	filter := ""
 	switch {
+	case q.Object != "":
+		filter = " AND name = $5"
 	case q.Database == "":
 	case q.Table != "":
 		filter = " AND dbid = ANY($5) AND name = $6"

@@ -134,6 +134,16 @@ func TestSeries(t *testing.T) {
 			want: "10:10 600/0/0/0; 10:20 600/1/0.0016666666666666668/0.0016666666666666668; 10:30 600/2/0.0033333333333333335/0.0033333333333333335; 10:40 600/3/0.005/0.005",
 		},
 		{
+			name: "raw, the objects of a name (a server-wide group)",
+			q:    SeriesQuery{Group: "activity", Resolution: ResolutionRaw, Object: "postgres", Columns: []SeriesColumn{{Name: "sessions_active"}}},
+			want: "10:10 600/1/1/1; 10:20 600/1/1/1; 10:30 600/1/1/1; 10:40 600/1/1/1",
+		},
+		{
+			name: "raw, a name no object has: no rows",
+			q:    SeriesQuery{Group: "activity", Resolution: ResolutionRaw, Object: "nope", Columns: []SeriesColumn{{Name: "sessions_active"}}},
+			want: "",
+		},
+		{
 			name: "hourly rollups",
 			q:    SeriesQuery{Group: "database", Resolution: ResolutionHour, Columns: []SeriesColumn{{Name: "xact_commit"}, {Name: "size"}}},
 			want: "10:00 2400/740/0.18333333333333332/0.6833333333333333 2400/1501.5/1500/1503",
@@ -180,6 +190,8 @@ func TestSeriesErrors(t *testing.T) {
 			q.Group, q.Database, q.Table, q.Columns = "table", "postgres", "public.orders", seqScan
 		}, true},
 		{"table without database", func(q *SeriesQuery) { q.Group, q.Table, q.Columns = "table", "public.orders", seqScan }, false},
+		{"object and database", func(q *SeriesQuery) { q.Object, q.Database = "app", "app" }, false},
+		{"object of a per-database group", func(q *SeriesQuery) { q.Group, q.Object, q.Columns = "table", "public.orders", seqScan }, false},
 		{"unknown column", func(q *SeriesQuery) { q.Columns = []SeriesColumn{{Name: "nope"}} }, false},
 		{"no columns", func(q *SeriesQuery) { q.Columns = nil }, false},
 		{"unknown group", func(q *SeriesQuery) { q.Group = "nope" }, false},

@@ -190,6 +190,15 @@ SELECT pg_backend_pid() AS pid, d.oid AS datid, d.datname, 'counted'::regclass::
 FROM pg_catalog.pg_database d
 WHERE d.datname = current_database();
 
+-- 17: pg_stat_slru names the caches in lower case, some anew.
+CREATE VIEW pg170000.pg_stat_slru AS
+SELECT (CASE name WHEN 'Xact' THEN 'transaction' WHEN 'Subtrans' THEN 'subtransaction'
+                  WHEN 'MultiXactOffset' THEN 'multixact_offset' WHEN 'MultiXactMember' THEN 'multixact_member'
+                  WHEN 'CommitTs' THEN 'commit_timestamp' WHEN 'Notify' THEN 'notify'
+                  WHEN 'Serial' THEN 'serializable' ELSE name END)::text AS name,
+       blks_zeroed, blks_hit, blks_read, blks_written, blks_exists, flushes, truncates, stats_reset
+FROM pg_catalog.pg_stat_slru;
+
 -- 18: pg_stat_wal lost wal_write, wal_sync, wal_write_time and
 -- wal_sync_time; pg_stat_*_tables gained the total_*_time columns;
 -- pg_stat_checkpointer gained num_done and slru_written; pg_stat_io lost
@@ -212,6 +221,7 @@ FROM pg160000.pg_stat_io;
 CREATE VIEW pg180000.pg_stat_bgwriter AS SELECT * FROM pg170000.pg_stat_bgwriter;
 
 CREATE VIEW pg180000.pg_stat_database_conflicts AS SELECT * FROM pg160000.pg_stat_database_conflicts;
+CREATE VIEW pg180000.pg_stat_slru AS SELECT * FROM pg170000.pg_stat_slru;
 CREATE VIEW pg180000.pg_stat_subscription AS SELECT * FROM pg170000.pg_stat_subscription;
 
 -- 18: pg_stat_subscription_stats counts conflicts by kind.
