@@ -682,8 +682,10 @@ var tableBloat = `bl AS (
 )`
 
 // indexBloat is the CTE ib(relid, bloat_bytes, bloat_ratio) of every
-// B-tree index of a user table: see "The bloat estimate". A column of an
-// expression has its statistics under the index's own name.
+// B-tree index of a user table: see "The bloat estimate". The index's
+// own attributes are its columns; one of a table column (indkey not 0)
+// has that column's statistics, one of an expression its own, under the
+// index's name.
 var indexBloat = `ib AS (
     WITH t AS (
         SELECT i.indexrelid AS relid, ci.relpages, ci.reltuples,
@@ -696,13 +698,11 @@ var indexBloat = `ib AS (
         JOIN pg_am am ON am.oid = ci.relam AND am.amname = 'btree'
         JOIN pg_class ct ON ct.oid = i.indrelid
         JOIN pg_namespace n ON n.oid = ct.relnamespace
-        CROSS JOIN LATERAL generate_series(0, i.indnatts - 1) k(pos)
-        CROSS JOIN LATERAL (SELECT i.indkey[k.pos] = 0 AS expr) e
-        LEFT JOIN pg_attribute a ON a.attrelid = CASE WHEN e.expr THEN i.indexrelid ELSE i.indrelid END
-                                AND a.attnum = CASE WHEN e.expr THEN k.pos + 1 ELSE i.indkey[k.pos] END
+        JOIN pg_attribute a ON a.attrelid = i.indexrelid AND a.attnum > 0
+        LEFT JOIN pg_attribute ta ON ta.attrelid = i.indrelid AND ta.attnum = i.indkey[a.attnum - 1]
         LEFT JOIN pg_stats st ON st.schemaname = n.nspname
-                             AND st.tablename = CASE WHEN e.expr THEN ci.relname ELSE ct.relname END
-                             AND st.attname = a.attname AND NOT st.inherited
+                             AND st.tablename = CASE WHEN ta.attname IS NULL THEN ci.relname ELSE ct.relname END
+                             AND st.attname = coalesce(ta.attname, a.attname) AND NOT st.inherited
         WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(toast|temp_)'
         GROUP BY i.indexrelid, ci.relpages, ci.reltuples, ci.reloptions
     )` + bloatOf("1") + `
