@@ -608,10 +608,8 @@ func tableColumns() []Column {
 		{Name: "n_ins_since_vacuum", Kind: Gauge, Unit: Count, Help: "Rows inserted since the last VACUUM (13+)"},
 		{Name: "table_size", Kind: Gauge, Unit: Bytes, Help: "Table size with TOAST, without indexes (pg_table_size)"},
 		{Name: "total_size", Kind: Gauge, Unit: Bytes, Help: "Table size with TOAST and indexes (as pg_total_relation_size)"},
-		{Name: "last_vacuum_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last manual VACUUM (NULL: never)"},
-		{Name: "last_autovacuum_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last autovacuum (NULL: never)"},
-		{Name: "last_analyze_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last manual ANALYZE (NULL: never)"},
-		{Name: "last_autoanalyze_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last autoanalyze (NULL: never)"},
+		{Name: "last_vacuum_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last VACUUM, manual or autovacuum (NULL: never; vacuum_count and autovacuum_count tell which)"},
+		{Name: "last_analyze_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last ANALYZE, manual or autoanalyze (NULL: never)"},
 		{Name: "bloat_bytes", Kind: Gauge, Unit: Bytes, Help: "Estimated bloat of the table (heap, without TOAST), from statistics (NULL: under 1 MB, or no statistics)"},
 		{Name: "bloat_ratio", Kind: Gauge, Unit: Ratio, Help: "Estimated bloat as a share of the table's pages"},
 	}
@@ -760,10 +758,8 @@ SELECT s.relid::text AS key,
        NULL::float8 AS n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
-       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
-       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
-       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
-       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
+       extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum)) AS last_vacuum_age,
+       extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze)) AS last_analyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
@@ -790,10 +786,8 @@ SELECT s.relid::text AS key,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
-       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
-       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
-       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
-       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
+       extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum)) AS last_vacuum_age,
+       extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze)) AS last_analyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
@@ -819,10 +813,8 @@ SELECT s.relid::text AS key,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
-       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
-       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
-       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
-       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
+       extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum)) AS last_vacuum_age,
+       extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze)) AS last_analyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
@@ -845,10 +837,8 @@ SELECT s.relid::text AS key,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
-       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
-       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
-       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
-       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
+       extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum)) AS last_vacuum_age,
+       extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze)) AS last_analyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
