@@ -438,15 +438,7 @@ func TestMetricSQL(t *testing.T) {
 	defer cancel()
 
 	t0 := time.Now()
-	r, err := rig.Start(ctx, rig.Options{})
-	if err != nil {
-		t.Fatalf("start rig: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			t.Errorf("close rig: %v", err)
-		}
-	})
+	r := rig.StartTest(ctx, t, rig.Options{})
 	t.Logf("rig started in %v", time.Since(t0).Round(time.Millisecond))
 	pg := r.PG
 
