@@ -21,15 +21,7 @@ import (
 func TestReadNeeds(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	r, err := rig.Start(ctx, rig.Options{})
-	if err != nil {
-		t.Fatalf("start rig: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			t.Errorf("close rig: %v", err)
-		}
-	})
+	r := rig.StartTest(ctx, t, rig.Options{})
 	if err := r.PG.Exec(ctx, "postgres", "CREATE DATABASE other"); err != nil {
 		t.Fatal(err)
 	}

@@ -264,10 +264,8 @@ func catalog() []spec {
 			hitRatio("indexes", "idx_blks_hit", "idx_blks_read"),
 		}},
 		spec{name: "table_maintenance", title: "Since the last vacuum and analyze", scope: Table, unit: UnitSeconds, group: tbl, lines: []line{
-			worst("vacuum", "last_vacuum_age"),
-			worst("autovacuum", "last_autovacuum_age"),
-			worst("analyze", "last_analyze_age"),
-			worst("autoanalyze", "last_autoanalyze_age"),
+			worst("(auto)vacuum", "last_vacuum_age"),
+			worst("(auto)analyze", "last_analyze_age"),
 		}},
 		spec{name: "table_vacuum", title: "Vacuum in progress", scope: Table, unit: UnitPercent, group: "vacuum", lines: []line{
 			highestShare("heap scanned", "scanned_ratio"),

@@ -608,11 +608,9 @@ func tableColumns() []Column {
 		{Name: "n_ins_since_vacuum", Kind: Gauge, Unit: Count, Help: "Rows inserted since the last VACUUM (13+)"},
 		{Name: "table_size", Kind: Gauge, Unit: Bytes, Help: "Table size with TOAST, without indexes (pg_table_size)"},
 		{Name: "total_size", Kind: Gauge, Unit: Bytes, Help: "Table size with TOAST and indexes (as pg_total_relation_size)"},
-		{Name: "last_vacuum_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last manual VACUUM (NULL: never)"},
-		{Name: "last_autovacuum_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last autovacuum (NULL: never)"},
-		{Name: "last_analyze_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last manual ANALYZE (NULL: never)"},
-		{Name: "last_autoanalyze_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last autoanalyze (NULL: never)"},
-		{Name: "bloat_bytes", Kind: Gauge, Unit: Bytes, Help: "Estimated bloat of the table (heap, without TOAST), from statistics (NULL: no statistics)"},
+		{Name: "last_vacuum_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last VACUUM, manual or autovacuum (NULL: never; vacuum_count and autovacuum_count tell which)"},
+		{Name: "last_analyze_age", Kind: Gauge, Unit: Seconds, Help: "Time since the last ANALYZE, manual or autoanalyze (NULL: never)"},
+		{Name: "bloat_bytes", Kind: Gauge, Unit: Bytes, Help: "Estimated bloat of the table (heap, without TOAST), from statistics (NULL: under 1 MB, or no statistics)"},
 		{Name: "bloat_ratio", Kind: Gauge, Unit: Ratio, Help: "Estimated bloat as a share of the table's pages"},
 	}
 }
@@ -634,11 +632,19 @@ func tableColumns() []Column {
 //
 // A relation without a statistics row for every column (never
 // analyzed, or columns the monitoring role may not read) gets NULL, not
-// a guess. Padding between columns of mixed alignment is not counted,
-// so a table whose columns are out of alignment order reads more bloat
-// than it has; B-tree deduplication (13+) makes an index of repeated
-// keys smaller than estimated, so it reads less. Each is one pass over
-// the catalogs and pg_stats, joined by name, no per-relation query.
+// a guess, and so does one of fewer than bloatMinPages pages: a page of
+// rounding would be more than the estimate's stated error, and its
+// bloat is a few kilobytes at most. Padding between columns of mixed
+// alignment is not counted, so a table whose columns are out of
+// alignment order reads more bloat than it has; B-tree deduplication
+// (13+) makes an index of repeated keys smaller than estimated, so it
+// reads less. Each is one pass over the catalogs and over the
+// statistics of the relations estimated (pg_stats, joined by name), no
+// per-relation query.
+
+// bloatMinPages is the size from which a relation's bloat is estimated:
+// 1 MB of 8 kB pages.
+const bloatMinPages = 128
 
 // bloat returns the CTE name(relid, bloat_bytes, bloat_ratio) of the
 // relations cols lists, one row per column of each: cols(relid,
@@ -658,7 +664,7 @@ func bloat(name, cols, header string, overhead, meta, fill int) string {
     ), st AS MATERIALIZED (
         SELECT schemaname, tablename, attname, null_frac, avg_width
         FROM pg_stats
-        WHERE NOT inherited AND schemaname NOT IN ('pg_catalog', 'information_schema')
+        WHERE NOT inherited AND (schemaname, tablename) IN (SELECT nspname, relname FROM cols)
     ), t AS (
         SELECT c.relid, c.relpages, c.reltuples,
                count(st.attname) = count(*) AS complete,
@@ -693,7 +699,7 @@ var tableBloat = bloat("bl", `
         FROM pg_class c
         JOIN pg_namespace n ON n.oid = c.relnamespace
         JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
-        WHERE c.relkind IN ('r', 'm') AND `+userSchema,
+        WHERE c.relkind IN ('r', 'm') AND c.relpages >= `+fmt.Sprint(bloatMinPages)+` AND `+userSchema,
 	`ceil((23 + CASE WHEN max(st.null_frac) > 0 THEN (count(*) + 7) / 8 ELSE 0 END) / 8.0) * 8`,
 	24, 0, 100)
 
@@ -713,7 +719,7 @@ var indexBloat = bloat("ib", `
         JOIN pg_namespace n ON n.oid = ct.relnamespace
         JOIN pg_attribute a ON a.attrelid = i.indexrelid AND a.attnum > 0
         LEFT JOIN pg_attribute ta ON ta.attrelid = i.indrelid AND ta.attnum = i.indkey[a.attnum - 1]
-        WHERE `+userSchema,
+        WHERE ci.relpages >= `+fmt.Sprint(bloatMinPages)+` AND `+userSchema,
 	`CASE WHEN max(st.null_frac) > 0 THEN 16 ELSE 8 END`,
 	24+16, 1, 90)
 
@@ -752,10 +758,8 @@ SELECT s.relid::text AS key,
        NULL::float8 AS n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
-       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
-       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
-       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
-       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
+       extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum)) AS last_vacuum_age,
+       extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze)) AS last_analyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
@@ -782,10 +786,8 @@ SELECT s.relid::text AS key,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
-       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
-       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
-       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
-       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
+       extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum)) AS last_vacuum_age,
+       extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze)) AS last_analyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
@@ -811,10 +813,8 @@ SELECT s.relid::text AS key,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
-       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
-       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
-       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
-       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
+       extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum)) AS last_vacuum_age,
+       extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze)) AS last_analyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
@@ -837,10 +837,8 @@ SELECT s.relid::text AS key,
        s.n_live_tup, s.n_dead_tup, s.n_mod_since_analyze, s.n_ins_since_vacuum,
        sz.table_size,
        sz.table_size + sz.indexes_size AS total_size,
-       extract(epoch FROM now() - s.last_vacuum) AS last_vacuum_age,
-       extract(epoch FROM now() - s.last_autovacuum) AS last_autovacuum_age,
-       extract(epoch FROM now() - s.last_analyze) AS last_analyze_age,
-       extract(epoch FROM now() - s.last_autoanalyze) AS last_autoanalyze_age,
+       extract(epoch FROM now() - greatest(s.last_vacuum, s.last_autovacuum)) AS last_vacuum_age,
+       extract(epoch FROM now() - greatest(s.last_analyze, s.last_autoanalyze)) AS last_analyze_age,
        bl.bloat_bytes, bl.bloat_ratio
 FROM pg_stat_user_tables s
 JOIN pg_statio_user_tables io ON io.relid = s.relid
@@ -866,7 +864,7 @@ func indexGroup() Group {
 			{Name: "idx_blks_read", Kind: Counter, Unit: Blocks, Help: "Index blocks read from disk (or the OS cache)"},
 			{Name: "idx_blks_hit", Kind: Counter, Unit: Blocks, Help: "Index blocks found in shared buffers"},
 			{Name: "size", Kind: Gauge, Unit: Bytes, Help: "Index size (pg_relation_size, main fork)"},
-			{Name: "bloat_bytes", Kind: Gauge, Unit: Bytes, Help: "Estimated bloat of a B-tree index, from statistics (NULL: not a B-tree, or no statistics)"},
+			{Name: "bloat_bytes", Kind: Gauge, Unit: Bytes, Help: "Estimated bloat of a B-tree index, from statistics (NULL: not a B-tree, under 1 MB, or no statistics)"},
 			{Name: "bloat_ratio", Kind: Gauge, Unit: Ratio, Help: "Estimated bloat as a share of the index's pages"},
 		},
 		Queries: []Query{

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"testing"
 )
 
 // StartSSHD starts one more OpenSSH server beside the rig's Bastion and
@@ -82,4 +83,20 @@ func (r *Rig) StartStandby(ctx context.Context, name string, settings ...string)
 		return nil, err
 	}
 	return p, nil
+}
+
+// StartTest starts a rig for one test (Start with opt), failing the test
+// when it cannot start, and closes it when the test ends.
+func StartTest(ctx context.Context, t testing.TB, opt Options) *Rig {
+	t.Helper()
+	r, err := Start(ctx, opt)
+	if err != nil {
+		t.Fatalf("start rig: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := r.Close(); err != nil {
+			t.Errorf("close rig: %v", err)
+		}
+	})
+	return r
 }
