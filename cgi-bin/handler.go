@@ -52,6 +52,10 @@ type samples interface {
 	// DataSince is when the client's oldest kept sample starts (zero
 	// when it has none); pages read it, images never.
 	DataSince(ctx context.Context, prefix string) (time.Time, error)
+	// GroupsSeen names the metric groups with objects in [from, to), of
+	// the client, a database or a table (store.Store.GroupsSeen); pages
+	// show their optional graphs by it.
+	GroupsSeen(ctx context.Context, prefix, db, table string, from, to time.Time) (map[string]bool, error)
 	Close(ctx context.Context) error
 }
 

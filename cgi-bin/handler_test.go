@@ -28,6 +28,7 @@ import (
 type fakeSamples struct {
 	last   time.Time
 	since  time.Time           // DataSince
+	seen   map[string]bool     // GroupsSeen, wherever asked
 	tables map[string][]string // by database
 	// panicDB makes any read of that database panic (an internal fault).
 	panicDB string
@@ -116,6 +117,13 @@ func (f *fakeSamples) LastCollected(ctx context.Context, prefix string) (time.Ti
 
 func (f *fakeSamples) DataSince(ctx context.Context, prefix string) (time.Time, error) {
 	return f.since, nil
+}
+
+func (f *fakeSamples) GroupsSeen(ctx context.Context, prefix, db, table string, from, to time.Time) (map[string]bool, error) {
+	if err := f.check(db, table); err != nil {
+		return map[string]bool{}, nil
+	}
+	return f.seen, nil
 }
 
 func (f *fakeSamples) Close(ctx context.Context) error {
@@ -280,14 +288,8 @@ func TestHandlerPages(t *testing.T) {
 		}
 		return out
 	}
-	var servers int
-	for _, d := range graph.Defs() {
-		if d.Scope == graph.Server {
-			servers++
-		}
-	}
-	if n := len(imgs(overview, false)); n != servers {
-		t.Errorf("overview has %d images, want %d (every Server graph)", n, servers)
+	if n, want := len(imgs(overview, false)), shownGraphs(graph.Server, nil); n != want {
+		t.Errorf("overview has %d images, want %d (every Server graph but the optional ones)", n, want)
 	}
 
 	// Exactly max_images table images per full page; prev/next links.
@@ -560,16 +562,7 @@ func TestHandlerYoungClient(t *testing.T) {
 			if w.Code != 200 {
 				t.Fatalf("%d %s", w.Code, page)
 			}
-			for _, s := range tc.want {
-				if !strings.Contains(page, s) {
-					t.Errorf("page lacks %s", s)
-				}
-			}
-			for _, s := range tc.not {
-				if strings.Contains(page, s) {
-					t.Errorf("page holds %s", s)
-				}
-			}
+			pageHolds(t, page, tc.want, tc.not)
 			// Each image of the page and the data-since link answer
 			// 200; the link's page shows the span and no note.
 			for _, u := range attrs(page, "src") {
@@ -586,5 +579,79 @@ func TestHandlerYoungClient(t *testing.T) {
 				t.Errorf("%s: %d, note shown %v", link, w.Code, strings.Contains(w.Body.String(), note))
 			}
 		})
+	}
+}
+
+// shownGraphs is how many graphs of scope a page shows when the groups
+// of seen have data: the optional ones of those groups, in place of
+// those they replace, and every other one.
+func shownGraphs(scope graph.Scope, seen map[string]bool) int {
+	n := 0
+	for _, d := range graph.Defs() {
+		switch {
+		case d.Scope != scope:
+		case d.Absent == "":
+			n++
+		case seen[d.Group]:
+			if d.Replaces == "" {
+				n++ // else it takes the place of the one it replaces
+			}
+		}
+	}
+	return n
+}
+
+// TestHandlerOptionalGraphs shows an optional graph only when its group
+// has data, in place of the graph it replaces, and says why otherwise.
+func TestHandlerOptionalGraphs(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		seen      map[string]bool
+		has, lack []string
+	}{
+		{
+			name: "no pg_wait_sampling: pg_stat_activity's waits, and why",
+			has: []string{"graph=waits&amp;", "Active sessions by wait (pg_wait_sampling): no data in this range. Wait events come from pg_stat_activity",
+				"I/O by every process (pg_stat_io): no data in this range. pg_stat_io exists from PostgreSQL 16 on"},
+			lack: []string{"graph=wait_sampling&amp;", "graph=io&amp;"},
+		},
+		{
+			name: "pg_stat_io: its graph",
+			seen: map[string]bool{"io": true},
+			has:  []string{"graph=io&amp;"},
+			lack: []string{"pg_stat_io exists from"},
+		},
+		{
+			name: "pg_wait_sampling: its profile instead",
+			seen: map[string]bool{"wait_sampling": true},
+			has:  []string{"graph=wait_sampling&amp;"},
+			lack: []string{"graph=waits&amp;", "Active sessions by wait (pg_wait_sampling): no data"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := newFakeSamples()
+			src.seen = tc.seen
+			w := get(testHandler(t, src, &fakeUsers{}, nil), "/pggraph/acme/index.cgi", "alice")
+			page := w.Body.String()
+			if w.Code != 200 {
+				t.Fatalf("%d %s", w.Code, page)
+			}
+			pageHolds(t, page, tc.has, tc.lack)
+		})
+	}
+}
+
+// pageHolds checks that page holds every string of has and none of lack.
+func pageHolds(t *testing.T, page string, has, lack []string) {
+	t.Helper()
+	for _, s := range has {
+		if !strings.Contains(page, s) {
+			t.Errorf("page lacks %s", s)
+		}
+	}
+	for _, s := range lack {
+		if strings.Contains(page, s) {
+			t.Errorf("page holds %s", s)
+		}
 	}
 }

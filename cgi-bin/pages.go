@@ -71,17 +71,21 @@ type graphImage struct {
 	Width, Height   int
 }
 
+// absentGraph is an optional graph a page leaves out, and why.
+type absentGraph struct{ Title, Why string }
+
 // tableRow is one table of the tables page.
 type tableRow struct {
 	Name, Href                 string
 	Size, Activity, DeadTuples string
+	Bloat                      string // estimated
 	Image                      graphImage
 }
 
 // indexRow is one index of the table page.
 type indexRow struct {
-	Name, Scans, Size string
-	Unused            bool
+	Name, Scans, Size, Bloat string
+	Unused                   bool
 }
 
 // dbLinks are a database's links on the overview: its page (busiest
@@ -113,9 +117,12 @@ type view struct {
 	// Since links to the span of all the client's data ("" Href when it
 	// has none); Young says the page opened on it rather than on the
 	// default range.
-	Since     link
-	Young     bool
-	Graphs    []graphImage
+	Since  link
+	Young  bool
+	Graphs []graphImage
+	// Absent are the optional graphs of the page left out for want of
+	// data, each with why (graph.Def.Absent).
+	Absent    []absentGraph
 	Databases []dbLinks // overview
 	// Tables page.
 	DB         string
@@ -165,15 +172,43 @@ func (h *handler) imageSrc(req request, name, db, table string, width, height in
 	return query(h.site.base(), kv...)
 }
 
-// images are the graphs of a scope.
-func (h *handler) images(req request, scope graph.Scope, db, table string) []graphImage {
-	var out []graphImage
+// images fills v's graphs of a scope, for database db and table table
+// (or neither): every graph of the scope, but an optional one only when
+// its group has data in the range there, in place of the graph it
+// replaces; the optional ones left out go to v.Absent.
+func (h *handler) images(ctx context.Context, src samples, req request, scope graph.Scope, db, table string, v *view) *httpError {
+	var defs []graph.Def
+	optional := false
 	for _, d := range graph.Defs() {
 		if d.Scope == scope {
-			out = append(out, h.image(req, d, db, table, graphWidth, graphHeight))
+			defs = append(defs, d)
+			optional = optional || d.Absent != ""
 		}
 	}
-	return out
+	seen := map[string]bool{}
+	if optional {
+		var err error
+		seen, err = src.GroupsSeen(ctx, h.site.Prefix, db, table, req.Range.From, req.Range.To)
+		if err != nil {
+			return &httpError{http.StatusInternalServerError, err.Error()}
+		}
+	}
+	replaced := map[string]bool{}
+	for _, d := range defs {
+		if d.Absent != "" && seen[d.Group] && d.Replaces != "" {
+			replaced[d.Replaces] = true
+		}
+	}
+	for _, d := range defs {
+		switch {
+		case replaced[d.Name]:
+		case d.Absent != "" && !seen[d.Group]:
+			v.Absent = append(v.Absent, absentGraph{Title: d.Title, Why: d.Absent})
+		default:
+			v.Graphs = append(v.Graphs, h.image(req, d, db, table, graphWidth, graphHeight))
+		}
+	}
+	return nil
 }
 
 func (h *handler) image(req request, d graph.Def, db, table string, width, height int) graphImage {
@@ -285,7 +320,9 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 	case pageOverview:
 		v.Heading = "Server overview"
 		v.Crumbs = []link{{Text: "Overview", Current: true}}
-		v.Graphs = h.images(shown, graph.Server, "", "")
+		if herr := h.images(ctx, src, shown, graph.Server, "", "", &v); herr != nil {
+			return nil, herr
+		}
 		dbs, err := graph.Databases(ctx, src, h.site.Prefix)
 		if herr := dataError(err, req); herr != nil {
 			return nil, herr
@@ -314,10 +351,12 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		v.Crumbs = []link{overview,
 			{Text: req.DB, Href: query(base, append([]string{"page", pageTables, "db", req.DB}, pageRange(req)...)...)},
 			{Text: req.Table, Current: true}}
-		v.Graphs = h.images(shown, graph.Table, req.DB, req.Table)
+		if herr := h.images(ctx, src, shown, graph.Table, req.DB, req.Table, &v); herr != nil {
+			return nil, herr
+		}
 		v.ShowIndex = true
 		for _, x := range idx {
-			v.Indexes = append(v.Indexes, indexRow{Name: x.Name, Scans: count(x.Scans), Size: bytesText(x.Size), Unused: x.Unused})
+			v.Indexes = append(v.Indexes, indexRow{Name: x.Name, Scans: count(x.Scans), Size: bytesText(x.Size), Bloat: bytesText(x.Bloat), Unused: x.Unused})
 		}
 	}
 	tmpl, err := pageTemplate()
@@ -348,7 +387,9 @@ func (h *handler) tablesPage(ctx context.Context, src samples, req, shown reques
 	v.Heading = "Database " + req.DB
 	v.DB, v.TableCount, v.PageN, v.Pages = req.DB, total, req.Page, pages
 	if req.Page == 1 {
-		v.Graphs = h.images(shown, graph.Database, req.DB, "")
+		if herr := h.images(ctx, src, shown, graph.Database, req.DB, "", v); herr != nil {
+			return herr
+		}
 	}
 	sortParam := func(s string) string {
 		if s == sortBusiest {
@@ -375,7 +416,7 @@ func (h *handler) tablesPage(ctx context.Context, src samples, req, shown reques
 	thumb, ok := thumbGraph()
 	for _, t := range tables {
 		row := tableRow{
-			Name: t.Name, Size: bytesText(t.Size), Activity: count(t.Activity), DeadTuples: count(t.DeadTuples),
+			Name: t.Name, Size: bytesText(t.Size), Activity: count(t.Activity), DeadTuples: count(t.DeadTuples), Bloat: bytesText(t.Bloat),
 			Href: query(base, append([]string{"page", pageTable, "db", req.DB, "table", t.Name}, pageRange(req)...)...),
 		}
 		if ok {

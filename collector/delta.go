@@ -16,7 +16,9 @@ type objectID struct {
 //
 // No samples come from a first run (prev nil): it only primes. An object
 // gets a sample only when both snapshots hold it: a new object primes, a
-// dropped one stops. Counters become their growth over the interval; all
+// dropped one stops; but in a group of gauges only (running vacuums, wait
+// events), which come and go between runs, an object is sampled as soon
+// as it is seen, since a gauge needs no earlier value. Counters become their growth over the interval; all
 // of an object's counters are NaN (stored as NULL) when the interval holds
 // a reset: the server restarted, the object's stats_reset changed, or one
 // of its counters went down. A counter that is NULL at either end is NaN.
@@ -33,7 +35,8 @@ func Deltas(groups []metric.Group, prev, cur *metric.Snapshot) []metric.Sample {
 	var out []metric.Sample
 	for _, g := range groups {
 		before := prev.Rows[g.Name]
-		if len(before) == 0 {
+		gauges := gaugesOnly(g)
+		if len(before) == 0 && !gauges {
 			continue
 		}
 		old := make(map[objectID]metric.Row, len(before))
@@ -44,7 +47,7 @@ func Deltas(groups []metric.Group, prev, cur *metric.Snapshot) []metric.Sample {
 		where := columnIndex(g, prev.Columns[g.Name])
 		for _, r := range cur.Rows[g.Name] {
 			p, ok := old[objectID{r.Database, r.Key}]
-			if !ok {
+			if !ok && !gauges {
 				continue
 			}
 			out = append(out, metric.Sample{
@@ -59,6 +62,16 @@ func Deltas(groups []metric.Group, prev, cur *metric.Snapshot) []metric.Sample {
 		}
 	}
 	return out
+}
+
+// gaugesOnly reports whether every column of g is a gauge.
+func gaugesOnly(g metric.Group) bool {
+	for _, c := range g.Columns {
+		if c.Kind != metric.Gauge {
+			return false
+		}
+	}
+	return true
 }
 
 // columnIndex maps each of g's columns to its position in a snapshot saved

@@ -19,6 +19,16 @@ var deltaGroup = metric.Group{
 	},
 }
 
+// deltaGauges is a group of gauges only.
+var deltaGauges = metric.Group{
+	Name:  "g",
+	Scope: metric.Database,
+	Columns: []metric.Column{
+		{Name: "running", Kind: metric.Gauge, Unit: metric.Count},
+		{Name: "done", Kind: metric.Gauge, Unit: metric.Ratio},
+	},
+}
+
 func TestDeltas(t *testing.T) {
 	nan := math.NaN()
 	t0 := time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)
@@ -27,6 +37,9 @@ func TestDeltas(t *testing.T) {
 	reset := t0.Add(-time.Minute)
 	snap := func(taken, started time.Time, rows ...metric.Row) *metric.Snapshot {
 		return &metric.Snapshot{Taken: taken, ServerStart: started, Version: 150000, Rows: map[string][]metric.Row{"t": rows}}
+	}
+	gauges := func(taken time.Time, rows ...metric.Row) *metric.Snapshot {
+		return &metric.Snapshot{Taken: taken, ServerStart: start, Version: 150000, Rows: map[string][]metric.Row{"g": rows}}
 	}
 	row := func(db uint32, key, name string, vals ...float64) metric.Row {
 		return metric.Row{Database: db, Key: key, Name: name, Values: vals}
@@ -103,6 +116,22 @@ func TestDeltas(t *testing.T) {
 			want: []metric.Sample{{Group: "t", Database: 5, Key: "1", Name: "a", Seconds: 600, Values: []float64{nan, 2, nan}}},
 		},
 		{
+			name: "gauges only: a new object is sampled at once, a gone one stops",
+			prev: gauges(t0, row(5, "1", "public.a", 1, 0.5)),
+			cur:  gauges(t1, row(5, "2", "public.b", 1, 0.25)),
+			want: []metric.Sample{{Group: "g", Database: 5, Key: "2", Name: "public.b", Seconds: 600, Values: []float64{1, 0.25}}},
+		},
+		{
+			name: "gauges only: sampled though the previous run had none",
+			prev: gauges(t0),
+			cur:  gauges(t1, row(5, "2", "public.b", 1, 0.25)),
+			want: []metric.Sample{{Group: "g", Database: 5, Key: "2", Name: "public.b", Seconds: 600, Values: []float64{1, 0.25}}},
+		},
+		{
+			name: "gauges only: a first run still only primes",
+			cur:  gauges(t1, row(5, "2", "public.b", 1, 0.25)),
+		},
+		{
 			name: "clock went back: no interval",
 			prev: snap(t1, start, row(5, "1", "a", 1, 1, 1)),
 			cur:  snap(t0, start, row(5, "1", "a", 2, 2, 2)),
@@ -120,7 +149,7 @@ func TestDeltas(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := Deltas([]metric.Group{deltaGroup}, tt.prev, tt.cur)
+			got := Deltas([]metric.Group{deltaGroup, deltaGauges}, tt.prev, tt.cur)
 			if len(got) != len(tt.want) {
 				t.Fatalf("got %d samples %+v, want %d %+v", len(got), got, len(tt.want), tt.want)
 			}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
@@ -86,18 +87,17 @@ func (r *Reader) Read(ctx context.Context) (*metric.Snapshot, error) {
 
 	for _, g := range r.Groups {
 		snap.Columns[g.Name] = columnNames(g)
-		if g.Scope != metric.Server {
-			continue
-		}
-		sql, ok := g.SQL(snap.Version)
-		if !ok {
-			continue
-		}
-		rows, err := readGroup(ctx, first, g, sql, 0)
+	}
+	server, err := applicable(ctx, first, r.Groups, metric.Server, snap.Version)
+	if err != nil {
+		return nil, err
+	}
+	for _, q := range server {
+		rows, err := readGroup(ctx, first, q.group, q.sql, 0)
 		if err != nil {
 			return nil, err
 		}
-		snap.Rows[g.Name] = rows
+		snap.Rows[q.group.Name] = rows
 	}
 
 	// Database groups: one connection per database, a few at once; the
@@ -212,22 +212,74 @@ func (r *Reader) databases(ctx context.Context, conn *pgx.Conn, log *slog.Logger
 
 // readDatabase runs every Database group in one database.
 func readDatabase(ctx context.Context, conn *pgx.Conn, groups []metric.Group, version int, db uint32) (map[string][]metric.Row, error) {
+	queries, err := applicable(ctx, conn, groups, metric.Database, version)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string][]metric.Row{}
-	for _, g := range groups {
-		if g.Scope != metric.Database {
-			continue
-		}
-		sql, ok := g.SQL(version)
-		if !ok {
-			continue
-		}
-		rows, err := readGroup(ctx, conn, g, sql, db)
+	for _, q := range queries {
+		rows, err := readGroup(ctx, conn, q.group, q.sql, db)
 		if err != nil {
 			return nil, err
 		}
-		out[g.Name] = rows
+		out[q.group.Name] = rows
 	}
 	return out, nil
+}
+
+// groupQuery is a group and the SQL it runs on one connection.
+type groupQuery struct {
+	group metric.Group
+	sql   string
+}
+
+// applicable returns the groups of scope that run on conn, with their
+// SQL: those with a query for version whose Needs, if any, hold on conn.
+// Every Needs is checked in one statement, none when no query has one.
+func applicable(ctx context.Context, conn *pgx.Conn, groups []metric.Group, scope metric.Scope, version int) ([]groupQuery, error) {
+	var (
+		out     []groupQuery
+		needs   []string
+		checked []int // indexes into out of the queries with Needs
+		names   []string
+	)
+	for _, g := range groups {
+		if g.Scope != scope {
+			continue
+		}
+		q, ok := g.QueryFor(version)
+		if !ok {
+			continue
+		}
+		if q.Needs != "" {
+			checked = append(checked, len(out))
+			needs = append(needs, "("+q.Needs+") IS TRUE")
+			names = append(names, g.Name)
+		}
+		out = append(out, groupQuery{group: g, sql: q.SQL})
+	}
+	if len(needs) == 0 {
+		return out, nil
+	}
+	holds := make([]bool, len(needs))
+	dest := make([]any, len(needs))
+	for i := range holds {
+		dest[i] = &holds[i]
+	}
+	if err := conn.QueryRow(ctx, "SELECT "+strings.Join(needs, ", ")).Scan(dest...); err != nil {
+		return nil, fmt.Errorf("check what %s need: %w", strings.Join(names, ", "), err)
+	}
+	drop := map[int]bool{}
+	for i, ok := range holds {
+		drop[checked[i]] = !ok
+	}
+	kept := out[:0]
+	for i, q := range out {
+		if !drop[i] {
+			kept = append(kept, q)
+		}
+	}
+	return kept, nil
 }
 
 func columnNames(g metric.Group) []string {

@@ -43,6 +43,11 @@ type Line struct {
 	Label    string
 	Color    color.RGBA
 	Segments [][]XY // each at least one point, every value finite
+	// Base, on a stacked chart, is the lower edge of the line's band,
+	// point for point (the same shape as Segments: the line below's
+	// values, or 0): the band between is filled with a light shade of
+	// Color. Nil draws the line alone.
+	Base [][]XY
 	// Markers draws a dot at every point, for a line of few points; a
 	// segment of one point is a dot either way.
 	Markers bool
@@ -79,7 +84,7 @@ const NoData = "no data yet"
 // perSecond reports whether a unit draws counters as rates.
 func perSecond(unit string) bool {
 	switch unit {
-	case UnitPerSecond, UnitBytesPerSec, UnitBlocksPerSec:
+	case UnitPerSecond, UnitBytesPerSec, UnitBlocksPerSec, UnitMsPerSec, UnitAvgSessions:
 		return true
 	}
 	return false
@@ -171,8 +176,16 @@ func (d *Data) chart() Chart {
 	step := d.step()
 	lo, hi := math.Inf(1), math.Inf(-1)
 	colors := palette()
-	for i, s := range d.Series {
+	series, bases := d.Series, []Series(nil)
+	if d.Def.Stacked {
+		series, bases = stack(d.Series, rate)
+		rate = false // stack drew the rates already
+	}
+	for i, s := range series {
 		l := Line{Label: s.Label, Color: colors[i%len(colors)], Segments: segments(s.Points, rate, step)}
+		if bases != nil {
+			l.Base = baseOf(l.Segments, bases[i].Points)
+		}
 		n := 0
 		for _, seg := range l.Segments {
 			n += len(seg)
@@ -192,6 +205,57 @@ func (d *Data) chart() Chart {
 	}
 	c.YMin, c.YMax, c.YTicks = valueTicks(lo, hi, d.Def.Unit, max(2, min(8, plotH/35)))
 	return c
+}
+
+// stack returns the series as a stacked chart draws them: each point
+// the sum of the drawn values (rates, for rate) of that series and the
+// ones before it, and, per series, its band's lower edge: the sum of the
+// ones before it (0 for the first). A point with no value has none in
+// the series above it either: their sum is unknown there. Every series
+// holds the same times (Data's promise); a point's Seconds stays, for
+// segments' gap rule.
+func stack(in []Series, rate bool) (tops, bases []Series) {
+	var below []float64
+	for i, s := range in {
+		top := Series{Label: s.Label, Points: make([]Point, len(s.Points))}
+		base := Series{Label: s.Label, Points: make([]Point, len(s.Points))}
+		for j, p := range s.Points {
+			lower := 0.0
+			if i > 0 {
+				lower = math.NaN()
+				if j < len(below) {
+					lower = below[j]
+				}
+			}
+			v := lower + drawn(p, rate)
+			top.Points[j] = Point{T: p.T, Seconds: p.Seconds, V: v, Min: math.NaN(), Max: math.NaN()}
+			base.Points[j] = Point{T: p.T, Seconds: p.Seconds, V: lower, Min: math.NaN(), Max: math.NaN()}
+		}
+		below = make([]float64, len(top.Points))
+		for j, p := range top.Points {
+			below[j] = p.V
+		}
+		tops, bases = append(tops, top), append(bases, base)
+	}
+	return tops, bases
+}
+
+// baseOf returns the lower edges of segs: for each of their points the
+// value of base at the same time. stack makes every top point's base
+// finite where the top is.
+func baseOf(segs [][]XY, base []Point) [][]XY {
+	at := make(map[float64]float64, len(base))
+	for _, p := range base {
+		at[float64(p.T.Unix())+float64(p.T.Nanosecond())/1e9] = p.V
+	}
+	out := make([][]XY, len(segs))
+	for i, seg := range segs {
+		out[i] = make([]XY, len(seg))
+		for j, p := range seg {
+			out[i][j] = XY{X: p.X, Y: at[p.X]}
+		}
+	}
+	return out
 }
 
 // title is the graph's title with the object it is about.

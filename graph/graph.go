@@ -25,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 	"time"
 
 	"github.com/pggraph/pggraph/internal/store"
@@ -51,6 +52,19 @@ type Def struct {
 	Scope Scope    // which objects the graph is about
 	Unit  string   // what the y axis shows, e.g. "bytes", "per second", "%", "seconds", "count"
 	Lines []string // line labels, in CSV column order
+	Group string   // the metric group the lines read
+	// Stacked draws each line on top of the ones before it, the band
+	// between them filled: the top line is their total. The CSV holds
+	// each line's own values.
+	Stacked bool
+	// Absent, when not "", makes the graph optional: a page shows it
+	// only when its group has objects in the range (and, on a database
+	// or table page, of that database or table), and otherwise shows
+	// this text, which says why there may be none.
+	Absent string
+	// Replaces names a graph of the same scope that a page leaves out
+	// when it shows this one.
+	Replaces string
 }
 
 // ErrBadRange is wrapped by every ParseRange error.
@@ -135,6 +149,7 @@ type TableInfo struct {
 	// sequential and index scans in the range.
 	Activity   float64
 	DeadTuples float64
+	Bloat      float64 // estimated bloat, bytes: the latest in the range; NaN when unknown
 }
 
 // IndexInfo summarises one index over a range.
@@ -142,6 +157,7 @@ type IndexInfo struct {
 	Name   string  // as stored: format('%I.%I', schema, index)
 	Scans  float64 // index scans in the range
 	Size   float64 // the latest size in the range, bytes; NaN when unknown
+	Bloat  float64 // estimated bloat, bytes: the latest in the range; NaN when unknown
 	Unused bool    // no scan in the range
 }
 
@@ -190,34 +206,74 @@ func Load(ctx context.Context, src Source, prefix string, q Query) (*Data, error
 	if sp.scope == Table {
 		sq.Table = q.Table
 	}
-	index := map[string]int{} // column → its index in sq.Columns
-	column := func(name string, worst bool) {
-		if _, ok := index[name]; !ok {
-			index[name] = len(sq.Columns)
-			sq.Columns = append(sq.Columns, store.SeriesColumn{Name: name, Max: worst})
-		}
-	}
+	// One read per object the lines name ("" for all of them), in the
+	// order the lines first name it.
+	var objects []string
 	for _, l := range sp.lines {
-		column(l.column, l.over == overMax)
-		if l.other != "" {
-			column(l.other, l.over == overMax)
+		if !slices.Contains(objects, l.object) {
+			objects = append(objects, l.object)
 		}
-	}
-	rows, err := src.Series(ctx, sq)
-	if errors.Is(err, store.ErrNoObject) {
-		return nil, fmt.Errorf("load graph %s: %w: %w", q.Graph, ErrNotFound, err)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("load graph %s: %w", q.Graph, err)
 	}
 	d := &Data{Def: sp.def(), Query: q, Resolution: string(res)}
-	for _, l := range sp.lines {
-		s := Series{Label: l.label, Points: make([]Point, len(rows))}
-		j := index[l.column]
-		for i, r := range rows {
-			p := Point{T: r.T, Seconds: r.Seconds[j], V: r.Values[j], Min: r.Min[j], Max: r.Max[j]}
+	points := make([]map[time.Time]Point, len(sp.lines))
+	var times []time.Time
+	for _, obj := range objects {
+		oq := sq
+		oq.Object = obj
+		index := map[string]int{} // column → its index in oq.Columns
+		column := func(name string, worst bool) {
+			if _, ok := index[name]; !ok {
+				index[name] = len(oq.Columns)
+				oq.Columns = append(oq.Columns, store.SeriesColumn{Name: name, Max: worst})
+			}
+		}
+		for _, l := range sp.lines {
+			if l.object != obj {
+				continue
+			}
+			column(l.column, l.over == overMax)
 			if l.other != "" {
-				p.V, p.Min, p.Max = percentOf(r.Values[j], r.Values[index[l.other]]), math.NaN(), math.NaN()
+				column(l.other, l.over == overMax)
+			}
+		}
+		rows, err := src.Series(ctx, oq)
+		if errors.Is(err, store.ErrNoObject) {
+			return nil, fmt.Errorf("load graph %s: %w: %w", q.Graph, ErrNotFound, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("load graph %s: %w", q.Graph, err)
+		}
+		for _, r := range rows {
+			times = append(times, r.T)
+		}
+		for li, l := range sp.lines {
+			if l.object != obj {
+				continue
+			}
+			points[li] = make(map[time.Time]Point, len(rows))
+			j := index[l.column]
+			for _, r := range rows {
+				p := Point{T: r.T, Seconds: r.Seconds[j], V: r.Values[j], Min: r.Min[j], Max: r.Max[j]}
+				switch {
+				case l.other != "":
+					p.V, p.Min, p.Max = percentOf(r.Values[j], r.Values[index[l.other]]), math.NaN(), math.NaN()
+				case l.percent:
+					p.V, p.Min, p.Max = 100*p.V, 100*p.Min, 100*p.Max
+				}
+				points[li][r.T] = p
+			}
+		}
+	}
+	// Every series at every time any read has: a line whose object had
+	// no sample then has no value there.
+	slices.SortFunc(times, func(a, b time.Time) int { return a.Compare(b) })
+	times = slices.CompactFunc(times, func(a, b time.Time) bool { return a.Equal(b) })
+	for li, l := range sp.lines {
+		s := Series{Label: l.label, Points: make([]Point, len(times))}
+		for i, t := range times {
+			p, ok := points[li][t]
+			if !ok {
+				p = Point{T: t, Seconds: math.NaN(), V: math.NaN(), Min: math.NaN(), Max: math.NaN()}
 			}
 			s.Points[i] = p
 		}
@@ -309,7 +365,7 @@ func Tables(ctx context.Context, src Source, prefix, db, order string, r Range, 
 		return nil, 0, err
 	}
 	for _, s := range stats {
-		page = append(page, TableInfo{Name: s.Name, Size: s.Size, Activity: s.Activity, DeadTuples: s.DeadTuples})
+		page = append(page, TableInfo{Name: s.Name, Size: s.Size, Activity: s.Activity, DeadTuples: s.DeadTuples, Bloat: s.Bloat})
 	}
 	return page, total, nil
 }
@@ -332,7 +388,7 @@ func Indexes(ctx context.Context, src Source, prefix, db, table string, r Range)
 	}
 	out := make([]IndexInfo, len(stats))
 	for i, s := range stats {
-		out[i] = IndexInfo{Name: s.Name, Scans: s.Scans, Size: s.Size, Unused: s.Scans == 0}
+		out[i] = IndexInfo{Name: s.Name, Scans: s.Scans, Size: s.Size, Bloat: s.Bloat, Unused: s.Scans == 0}
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"math"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -426,13 +428,18 @@ func TestPNGNoData(t *testing.T) {
 func TestRenderRefusesBadCharts(t *testing.T) {
 	good := smallData().chart()
 	tests := map[string]func(c *Chart){
-		"NaN point":   func(c *Chart) { c.Lines[0].Segments[0][0].Y = math.NaN() },
-		"Inf point":   func(c *Chart) { c.Lines[0].Segments[0][0].X = math.Inf(1) },
-		"empty x":     func(c *Chart) { c.XMax = c.XMin },
-		"NaN y axis":  func(c *Chart) { c.YMax = math.NaN() },
-		"tiny":        func(c *Chart) { c.Width = 10 },
-		"huge":        func(c *Chart) { c.Height = 100000 },
-		"inverted y":  func(c *Chart) { c.YMin, c.YMax = c.YMax, c.YMin },
+		"NaN point":  func(c *Chart) { c.Lines[0].Segments[0][0].Y = math.NaN() },
+		"Inf point":  func(c *Chart) { c.Lines[0].Segments[0][0].X = math.Inf(1) },
+		"empty x":    func(c *Chart) { c.XMax = c.XMin },
+		"NaN y axis": func(c *Chart) { c.YMax = math.NaN() },
+		"tiny":       func(c *Chart) { c.Width = 10 },
+		"huge":       func(c *Chart) { c.Height = 100000 },
+		"inverted y": func(c *Chart) { c.YMin, c.YMax = c.YMax, c.YMin },
+		"short base": func(c *Chart) { c.Lines[0].Base = [][]XY{c.Lines[0].Segments[0][:1]} },
+		"NaN base": func(c *Chart) {
+			c.Lines[0].Base = [][]XY{append([]XY(nil), c.Lines[0].Segments[0]...)}
+			c.Lines[0].Base[0][0].Y = math.NaN()
+		},
 		"no segments": nil,
 	}
 	for name, spoil := range tests {
@@ -550,6 +557,14 @@ func TestCatalog(t *testing.T) {
 				}
 				continue
 			}
+			if l.percent {
+				g, _ := metric.GroupByName(s.group)
+				i := slices.IndexFunc(g.Columns, func(c metric.Column) bool { return c.Name == l.column })
+				if counter || g.Columns[i].Unit != metric.Ratio || s.unit != UnitPercent {
+					t.Errorf("graph %s line %s: a share needs a Ratio gauge and unit %%", s.name, l.label)
+				}
+				continue
+			}
 			if counter != perSecond(s.unit) {
 				t.Errorf("graph %s line %s: counter %v with unit %q", s.name, l.label, counter, s.unit)
 			}
@@ -557,8 +572,16 @@ func TestCatalog(t *testing.T) {
 				t.Errorf("graph %s line %s: a counter is summed, not maxed", s.name, l.label)
 			}
 		}
-		if d, ok := Lookup(s.name); !ok || d.Name != s.name || len(d.Lines) != len(s.lines) {
+		if d, ok := Lookup(s.name); !ok || d.Name != s.name || len(d.Lines) != len(s.lines) || d.Group != s.group {
 			t.Errorf("Lookup(%s) = %v, %v", s.name, d, ok)
+		}
+		if s.replaces != "" {
+			if r, ok := lookup(s.replaces); !ok || r.scope != s.scope || r.replaces != "" || s.absent == "" {
+				t.Errorf("graph %s replaces %q: want an always shown graph of its scope, and itself optional", s.name, s.replaces)
+			}
+		}
+		if strings.Contains(s.absent, "\n") {
+			t.Errorf("graph %s: absent text spans lines", s.name)
 		}
 	}
 	if _, ok := Lookup("nope"); ok {
@@ -599,20 +622,177 @@ a lone point between gaps is always a dot.
 | --- | --- | --- | --- | --- | --- |
 `)
 	scopes := map[Scope]string{Server: "server", Database: "database", Table: "table"}
+	var notes []string
 	for _, s := range catalog() {
 		var lines, cols []string
 		for _, l := range s.lines {
 			lines = append(lines, l.label)
 			c := l.column
-			if l.other != "" {
+			switch {
+			case l.other != "":
 				c = l.column + "/(" + l.column + "+" + l.other + ")"
-			} else if l.over == overMax {
+			case l.percent:
+				c = "max 100×" + c
+			case l.object != "":
+				c += " of " + l.object
+			case l.over == overMax:
 				c = "max " + c
 			}
 			cols = append(cols, c)
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s: %s |\n", s.name, scopes[s.scope], s.title, s.unit,
+		title := s.title
+		if s.stacked {
+			title += " (stacked)"
+		}
+		if s.absent != "" {
+			title += " *"
+			note := "- `" + s.name + "`"
+			if s.replaces != "" {
+				note += " (shown instead of `" + s.replaces + "`)"
+			}
+			notes = append(notes, note+": "+s.absent)
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s | %s: %s |\n", s.name, scopes[s.scope], title, s.unit,
 			strings.Join(lines, ", "), s.group, strings.Join(cols, ", "))
 	}
+	if len(notes) > 0 {
+		b.WriteString("\n\\* Shown only when its group has data in the range (for that database or\ntable); otherwise the page says instead:\n\n")
+		b.WriteString(strings.Join(notes, "\n") + "\n")
+	}
 	return b.String()
+}
+
+// oneSeries is a Source whose Series answers rows, whatever is asked.
+type oneSeries struct {
+	Source
+	rows []store.SeriesRow
+	got  store.SeriesQuery
+}
+
+func (o *oneSeries) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesRow, error) {
+	o.got = q
+	return o.rows, nil
+}
+
+// objectSeries is a Source whose Series answers, for each object asked,
+// the rows of that object.
+type objectSeries struct {
+	Source
+	rows map[string][]store.SeriesRow
+}
+
+func (o objectSeries) Series(ctx context.Context, q store.SeriesQuery) ([]store.SeriesRow, error) {
+	return o.rows[q.Object], nil
+}
+
+// TestLoadObjects draws lines of single objects: one read per object,
+// every line at every time any of them has, no value where its object
+// has none.
+func TestLoadObjects(t *testing.T) {
+	r, err := ParseRange(RangeDay, "", "", utc(2026, 1, 2, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := func(minutes int, v float64) store.SeriesRow {
+		return store.SeriesRow{T: r.From.Add(time.Duration(minutes) * time.Minute), Seconds: []float64{600}, Values: []float64{v}, Min: []float64{v}, Max: []float64{v}}
+	}
+	src := objectSeries{rows: map[string][]store.SeriesRow{
+		"transaction":    {row(10, 1), row(20, 2)},
+		"subtransaction": {row(20, 30), row(30, 40)},
+	}}
+	d, err := Load(t.Context(), src, "acme", Query{Graph: "slru", Range: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range d.Series {
+		var vs []string
+		for _, p := range s.Points {
+			vs = append(vs, fmt.Sprintf("%s=%v", p.T.Sub(r.From), p.V))
+		}
+		got[s.Label] = strings.Join(vs, " ")
+	}
+	for label, want := range map[string]string{
+		"transaction":    "10m0s=1 20m0s=2 30m0s=NaN",
+		"subtransaction": "10m0s=NaN 20m0s=30 30m0s=40",
+		"other":          "10m0s=NaN 20m0s=NaN 30m0s=NaN",
+	} {
+		if got[label] != want {
+			t.Errorf("%s: %s, want %s", label, got[label], want)
+		}
+	}
+}
+
+// TestLoadShare draws a Ratio gauge in percent: value, minimum and
+// maximum times 100, the highest over the objects.
+func TestLoadShare(t *testing.T) {
+	r, err := ParseRange(RangeDay, "", "", utc(2026, 1, 2, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &oneSeries{rows: []store.SeriesRow{{T: r.From.Add(time.Hour), Seconds: []float64{600}, Values: []float64{0.8}, Min: []float64{0.75}, Max: []float64{0.85}}}}
+	d, err := Load(t.Context(), src, "acme", Query{Graph: "db_sequences", DB: "app", Range: r})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := src.got.Columns; len(c) != 1 || c[0] != (store.SeriesColumn{Name: "used_ratio", Max: true}) {
+		t.Errorf("columns asked %+v, want the highest used_ratio", c)
+	}
+	if p := d.Series[0].Points[0]; p.V != 80 || p.Min != 75 || p.Max != 85 {
+		t.Errorf("point %+v, want 80 (75 to 85)", p)
+	}
+}
+
+// TestStack piles each series on the ones before it: the top of a band
+// is the sum so far, its base the sum before; a point without a value
+// leaves the series above it without one there too.
+func TestStack(t *testing.T) {
+	t0 := utc(2026, 1, 2, 0, 0)
+	pts := func(vs ...float64) []Point {
+		out := make([]Point, len(vs))
+		for i, v := range vs {
+			out[i] = Point{T: t0.Add(time.Duration(i) * 10 * time.Minute), Seconds: 600, V: v}
+		}
+		return out
+	}
+	nan := math.NaN()
+	in := []Series{{Label: "a", Points: pts(1, 2, 3)}, {Label: "b", Points: pts(10, nan, 30)}, {Label: "c", Points: pts(100, 200, 300)}}
+	tops, bases := stack(in, false)
+	values := func(ss []Series) string {
+		var out []string
+		for _, s := range ss {
+			var vs []string
+			for _, p := range s.Points {
+				vs = append(vs, fmt.Sprint(p.V))
+			}
+			out = append(out, s.Label+":"+strings.Join(vs, ","))
+		}
+		return strings.Join(out, " ")
+	}
+	if got, want := values(tops), "a:1,2,3 b:11,NaN,33 c:111,NaN,333"; got != want {
+		t.Errorf("tops %s, want %s", got, want)
+	}
+	if got, want := values(bases), "a:0,0,0 b:1,2,3 c:11,NaN,33"; got != want {
+		t.Errorf("bases %s, want %s", got, want)
+	}
+	rates, _ := stack([]Series{{Label: "a", Points: pts(600, 1200)}}, true)
+	if got := values(rates); got != "a:1,2" {
+		t.Errorf("rates %s, want a:1,2", got)
+	}
+
+	// Drawn: each line's base is point for point its segments, and the
+	// y axis starts at 0.
+	def, _ := Lookup("waits")
+	r, _ := ParseRange(RangeDay, "", "", t0.Add(time.Hour))
+	d := &Data{Def: def, Query: Query{Graph: "waits", Range: r}, Resolution: "raw", Series: in}
+	c := d.chart()
+	if err := c.check(); err != nil {
+		t.Fatal(err)
+	}
+	if c.YMin != 0 || c.YMax < 333 {
+		t.Errorf("y axis %v to %v, want 0 to at least 333", c.YMin, c.YMax)
+	}
+	if b := c.Lines[2].Base; len(b) != 2 || len(b[0]) != 1 || b[0][0].Y != 11 || b[1][0].Y != 33 {
+		t.Errorf("line c's base %v, want [[11] [33]] around the gap", b)
+	}
 }

@@ -118,9 +118,7 @@ func paletted(img *image.RGBA, base []color.RGBA) image.Image {
 	pal := color.Palette{white}
 	for _, c := range base {
 		for k := 1; k <= rampLevels; k++ {
-			a := float64(k) / rampLevels
-			mix := func(v uint8) uint8 { return uint8(math.Round(float64(v)*a + 255*(1-a))) }
-			pal = append(pal, color.RGBA{mix(c.R), mix(c.G), mix(c.B), 0xff})
+			pal = append(pal, shade(c, k))
 		}
 	}
 	out := image.NewPaletted(img.Rect, pal)
@@ -150,6 +148,17 @@ func paletted(img *image.RGBA, base []color.RGBA) image.Image {
 	return out
 }
 
+// shade is c over white at k/rampLevels coverage: one of the palette's
+// entries (paletted).
+func shade(c color.RGBA, k int) color.RGBA {
+	a := float64(k) / rampLevels
+	mix := func(v uint8) uint8 { return uint8(math.Round(float64(v)*a + 255*(1-a))) }
+	return color.RGBA{mix(c.R), mix(c.G), mix(c.B), 0xff}
+}
+
+// bandShade is the coverage of a stacked band's fill, in rampLevels.
+const bandShade = 6
+
 // check validates a Chart before drawing.
 func (c Chart) check() error {
 	switch {
@@ -159,12 +168,22 @@ func (c Chart) check() error {
 		return fmt.Errorf("empty or invalid axes x [%g, %g], y [%g, %g]", c.XMin, c.XMax, c.YMin, c.YMax)
 	}
 	for _, l := range c.Lines {
-		for _, s := range l.Segments {
+		for _, s := range append(slices.Clone(l.Segments), l.Base...) {
 			for _, p := range s {
 				if !finite(p.X, p.Y) {
 					return fmt.Errorf("line %q: point (%g, %g) is not finite", l.Label, p.X, p.Y)
 				}
 			}
+		}
+		if l.Base == nil {
+			continue
+		}
+		same := len(l.Base) == len(l.Segments)
+		for i := 0; same && i < len(l.Base); i++ {
+			same = len(l.Base[i]) == len(l.Segments[i])
+		}
+		if !same {
+			return fmt.Errorf("line %q: its base is not point for point its segments", l.Label)
 		}
 	}
 	return nil
@@ -338,6 +357,11 @@ func (v *canvas) grid() {
 // then marks its points (Line.Markers) above its strokes; a segment of
 // one point is a marker alone.
 func (v *canvas) lines() {
+	for _, l := range v.c.Lines {
+		for i := range l.Base {
+			v.band(l.Segments[i], l.Base[i], shade(l.Color, bandShade))
+		}
+	}
 	r := v.r
 	var marks []pixel
 	for _, l := range v.c.Lines {
@@ -361,6 +385,24 @@ func (v *canvas) lines() {
 		}
 		for _, p := range marks {
 			v.marker(p, l.Color)
+		}
+	}
+}
+
+// band fills the area between top and base (point for point the same
+// x), one pixel column at a time, each edge linear between its points:
+// crisp, and linear in the band's width.
+func (v *canvas) band(top, base []XY, col color.RGBA) {
+	for i := 0; i+1 < len(top); i++ {
+		x0, t0 := v.px(top[i])
+		x1, t1 := v.px(top[i+1])
+		_, b0 := v.px(base[i])
+		_, b1 := v.px(base[i+1])
+		for x := x0; x < x1; x++ {
+			f := float64(x-x0) / float64(x1-x0)
+			yt := int(math.Round(float64(t0) + f*float64(t1-t0)))
+			yb := int(math.Round(float64(b0) + f*float64(b1-b0)))
+			v.rect(x, yt, x+1, yb, col)
 		}
 	}
 }

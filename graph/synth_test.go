@@ -35,6 +35,9 @@ func synth(name string, r Range, seed uint64, gapAt time.Time) *Data {
 			secs := interval.Seconds()
 			p := Point{T: t, Seconds: secs, V: v, Min: v * 0.8, Max: v * 1.2}
 			switch {
+			case l.percent:
+				p.V = 40 + 0.01*float64(t.Sub(r.From).Hours()) + 5*math.Sin(2*math.Pi*h)
+				p.Min, p.Max = p.V-1, p.V+1
 			case l.other != "":
 				p.V = 96.5 + 2.5*math.Sin(2*math.Pi*h) + rng.Float64()
 				p.Min, p.Max = math.NaN(), math.NaN()

@@ -38,25 +38,27 @@ type question struct {
 // questions returns every config.ini key in file order, each with what
 // session s adds to it.
 func (s *session) questions() []question {
-	extra := map[string]question{ // by config.Key.String()
-		"[install] directory": {check: checkNewDir},
-		"[local] prefix":      {check: s.prefixFree},
-		"[local] password":    {after: s.centralLogin},
-		"[ssh] keyfile":       {check: checkKeyfile},
-		"[ssh] port":          {after: s.trustServer},
-		"[ssh] second_server": {after: s.trustSecondServer},
-	}
+	hooks := s.hooks()
 	var qs []question
 	for _, k := range config.Keys() {
-		q := extra[k.String()]
-		delete(extra, k.String())
+		q := hooks[k.Hook]
 		q.Key = k
 		qs = append(qs, q)
 	}
-	for name := range extra {
-		panic("installer: no config.ini key " + name)
-	}
 	return qs
+}
+
+// hooks implements every config.Hook for session s (config.NoHook adds
+// nothing).
+func (s *session) hooks() map[config.Hook]question {
+	return map[config.Hook]question{
+		config.NewDirectory:      {check: checkNewDir},
+		config.FreePrefix:        {check: s.prefixFree},
+		config.CentralLogin:      {after: s.centralLogin},
+		config.UsableKeyfile:     {check: checkKeyfile},
+		config.TrustServer:       {after: s.trustServer},
+		config.TrustSecondServer: {after: s.trustSecondServer},
+	}
 }
 
 // question returns s's question for the key [section] name.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"math"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
@@ -43,7 +44,7 @@ func TestMetricGroupsInvariants(t *testing.T) {
 	if len(groups) == 0 {
 		t.Fatal("Groups() is empty")
 	}
-	units := []metric.Unit{metric.Count, metric.Bytes, metric.Blocks, metric.Seconds, metric.Milliseconds, metric.XIDs, metric.Boolean}
+	units := []metric.Unit{metric.Count, metric.Bytes, metric.Blocks, metric.Seconds, metric.Milliseconds, metric.XIDs, metric.Boolean, metric.Ratio}
 	seenGroup := map[string]bool{}
 	for i, g := range groups {
 		t.Run(fmt.Sprintf("%d_%s", i, g.Name), func(t *testing.T) {
@@ -96,7 +97,7 @@ func TestMetricGroupsInvariants(t *testing.T) {
 				if strings.TrimSpace(q.SQL) == "" {
 					t.Errorf("query %d (MinVersion %d): empty SQL", j, q.MinVersion)
 				}
-				if strings.Contains(q.SQL, ";") {
+				if strings.Contains(q.SQL, ";") || strings.Contains(q.Needs, ";") {
 					t.Errorf("query %d (MinVersion %d): holds a ';' (one statement, no terminator)", j, q.MinVersion)
 				}
 				if j > 0 && q.MinVersion <= g.Queries[j-1].MinVersion {
@@ -118,18 +119,29 @@ func TestMetricGroupsInvariants(t *testing.T) {
 // supported major version.
 func TestMetricVersionChoice(t *testing.T) {
 	versions := []int{120000, 130000, 140000, 150000, 160000, 170000, 180000}
-	// want[group] lists the chosen MinVersion for each of versions.
+	// want[group] lists the chosen MinVersion for each of versions, 0
+	// where the group does not exist.
 	want := map[string][]int{
-		"database":    {120000, 120000, 140000, 140000, 140000, 140000, 140000},
-		"activity":    {120000, 120000, 120000, 120000, 120000, 120000, 120000},
-		"server":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
-		"bgwriter":    {120000, 120000, 120000, 120000, 120000, 170000, 170000},
-		"wal":         {120000, 120000, 140000, 140000, 140000, 140000, 180000},
-		"archiver":    {120000, 120000, 120000, 120000, 120000, 120000, 120000},
-		"replication": {120000, 120000, 120000, 120000, 120000, 120000, 120000},
-		"slot":        {120000, 130000, 130000, 130000, 130000, 130000, 130000},
-		"table":       {120000, 130000, 130000, 130000, 160000, 160000, 180000},
-		"index":       {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"database":      {120000, 120000, 140000, 140000, 140000, 140000, 140000},
+		"activity":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"server":        {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"bgwriter":      {120000, 120000, 120000, 120000, 120000, 170000, 170000},
+		"wal":           {120000, 120000, 140000, 140000, 140000, 140000, 180000},
+		"archiver":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"replication":   {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"slot":          {120000, 130000, 130000, 130000, 130000, 130000, 130000},
+		"table":         {120000, 130000, 130000, 130000, 160000, 160000, 180000},
+		"index":         {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"wait":          {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"wait_sampling": {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"io":            {0, 0, 0, 0, 160000, 160000, 180000},
+		"vacuum":        {120000, 120000, 120000, 120000, 120000, 170000, 180000},
+		"conflicts":     {120000, 120000, 120000, 120000, 160000, 160000, 160000},
+		"wal_receiver":  {120000, 130000, 130000, 130000, 130000, 130000, 130000},
+		"subscription":  {120000, 120000, 120000, 150000, 160000, 170000, 180000},
+		"slru":          {0, 130000, 130000, 130000, 130000, 170000, 170000},
+		"sequence":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
+		"function":      {120000, 120000, 120000, 120000, 120000, 120000, 120000},
 	}
 	var names []string
 	for _, g := range metric.Groups() {
@@ -143,6 +155,12 @@ func TestMetricVersionChoice(t *testing.T) {
 			t.Run(fmt.Sprintf("%s/%d", g.Name, v), func(t *testing.T) {
 				sql, ok := g.SQL(v)
 				q, qok := g.QueryFor(v)
+				if want[g.Name][i] == 0 {
+					if ok || qok || sql != "" {
+						t.Errorf("SQL(%d) = %q, %v; want none: the group does not exist there", v, sql, ok)
+					}
+					return
+				}
 				if !ok || !qok || sql != q.SQL || sql == "" {
 					t.Fatalf("SQL(%d) = ok %v (query ok %v)", v, ok, qok)
 				}
@@ -223,6 +241,9 @@ func TestMetricGroupSQLChoice(t *testing.T) {
 
 //go:embed testdata/emulate.sql
 var metricEmulateSQL string
+
+// metricEmulated are the versions testdata/emulate.sql emulates.
+var metricEmulated = []int{120000, 130000, 160000, 170000, 180000}
 
 // Names the rig-backed test creates. The schema and table names are
 // hostile on purpose: quotes, dots, spaces, capitals, non-ASCII, and a
@@ -417,15 +438,7 @@ func TestMetricSQL(t *testing.T) {
 	defer cancel()
 
 	t0 := time.Now()
-	r, err := rig.Start(ctx, rig.Options{})
-	if err != nil {
-		t.Fatalf("start rig: %v", err)
-	}
-	t.Cleanup(func() {
-		if err := r.Close(); err != nil {
-			t.Errorf("close rig: %v", err)
-		}
-	})
+	r := rig.StartTest(ctx, t, rig.Options{})
 	t.Logf("rig started in %v", time.Since(t0).Round(time.Millisecond))
 	pg := r.PG
 
@@ -441,6 +454,7 @@ INSERT INTO %[1]s.%[2]s SELECT g, repeat('x', g) FROM generate_series(1, 100) g;
 CREATE TABLE %[4]s (id int);
 CREATE TABLE %[5]s (id bigint PRIMARY KEY);
 SELECT pg_create_physical_replication_slot('%[6]s', true);
+CREATE EXTENSION pg_wait_sampling;
 `, pgx.Identifier{metricWeirdSchema}.Sanitize(), pgx.Identifier{metricWeirdTable}.Sanitize(), pgx.Identifier{metricWeirdIndex}.Sanitize(),
 		metricCountedTable, pgx.Identifier{metricLongTable}.Sanitize(), metricTestSlot)
 	if err := pg.Exec(ctx, metricTestDB, setup+metricEmulateSQL); err != nil {
@@ -471,13 +485,26 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 	t.Logf("server_version_num %d", version)
 
 	// Every query meant for this server or an older one runs and keeps
-	// the contract; later ones at least parse.
+	// the contract (an older one of an emulated version runs on its own
+	// catalog below instead: it may name columns 15 renamed); later
+	// ones at least parse.
 	results := map[string][]metricRow{}
 	for _, g := range metric.Groups() {
 		for _, q := range g.Queries {
 			name := fmt.Sprintf("%s/%d", g.Name, q.MinVersion)
+			chosen, _ := g.QueryFor(version)
+			if q.MinVersion < chosen.MinVersion && slices.Contains(metricEmulated, q.MinVersion) {
+				continue
+			}
 			if q.MinVersion <= version {
 				t.Run("run/"+name, func(t *testing.T) {
+					if q.Needs != "" {
+						// Everything a query needs is there on the rig.
+						var holds bool
+						if err := mon.QueryRow(ctx, "SELECT ("+q.Needs+") IS TRUE").Scan(&holds); err != nil || !holds {
+							t.Fatalf("needs %s: %v, %v", q.Needs, holds, err)
+						}
+					}
 					rows := metricRun(ctx, t, mon, g, q.SQL)
 					if chosen, _ := g.QueryFor(version); chosen.MinVersion == q.MinVersion {
 						results[g.Name] = rows
@@ -503,14 +530,16 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 	}
 
 	t.Run("emulated", func(t *testing.T) {
-		for _, v := range []int{120000, 130000, 160000, 170000, 180000} {
+		for _, v := range metricEmulated {
 			cfg := metricMonitorConfig(t, pg, metricTestDB)
-			cfg.RuntimeParams["search_path"] = fmt.Sprintf("pg%d, pg_catalog", v)
+			cfg.RuntimeParams["search_path"] = fmt.Sprintf("pg%d, pg_catalog, public", v)
 			conn := metricConnect(ctx, t, cfg)
 			for _, g := range metric.Groups() {
 				sql, ok := g.SQL(v)
 				if !ok {
-					t.Errorf("%s: no SQL for %d", g.Name, v)
+					if g.Queries[0].MinVersion <= v {
+						t.Errorf("%s: no SQL for %d", g.Name, v)
+					}
 					continue
 				}
 				t.Run(fmt.Sprintf("%d/%s", v, g.Name), func(t *testing.T) {
@@ -699,10 +728,22 @@ SELECT pg_create_physical_replication_slot('%[6]s', true);
 		}
 	})
 
+	env := metricEnv{ctx: ctx, rig: r, pg: pg, mon: mon, version: version}
+	t.Run("wait", env.testWait)
+	t.Run("sequence", env.testSequence)
+	t.Run("function", env.testFunction)
+	t.Run("standby", env.testStandby)
+	t.Run("subscription", env.testSubscription)
+	t.Run("slru", env.testSLRU)
+	t.Run("bloat", env.testBloat)
+	t.Run("vacuum", env.testVacuum)
+
 	t.Run("1000 tables", func(t *testing.T) {
 		// One database of 1,000 tables, each with a primary key, a second
-		// index, a TOAST table and a row: every table and index is read.
-		// (What it costs is measured by BenchmarkCollect, not here.)
+		// index, a TOAST table and a row, analyzed and readable by the
+		// monitoring role: every table and index is read; none is large
+		// enough for a bloat estimate. (What it costs is measured by
+		// BenchmarkCollect, not here.)
 		const perfDB = "pggraph_perf"
 		if err := pg.Exec(ctx, "postgres", "CREATE DATABASE "+perfDB); err != nil {
 			t.Fatal(err)
@@ -719,11 +760,18 @@ END $$`, i+1, i+250)); err != nil {
 				t.Fatal(err)
 			}
 		}
+		if err := pg.Exec(ctx, perfDB, "ANALYZE; GRANT SELECT ON ALL TABLES IN SCHEMA public TO "+pgx.Identifier{pg.MonitorUser}.Sanitize()); err != nil {
+			t.Fatal(err)
+		}
 		t.Logf("created 1000 tables in %v", time.Since(t1).Round(time.Millisecond))
 		conn := metricConnect(ctx, t, metricMonitorConfig(t, pg, perfDB))
 		var perDB, server time.Duration
 		for _, g := range metric.Groups() {
-			sql, _ := g.SQL(version)
+			q, ok := g.QueryFor(version)
+			if !ok || q.Needs != "" {
+				continue // not on this server, or no extension in this database
+			}
+			sql := q.SQL
 			best := time.Duration(math.MaxInt64)
 			var n int
 			for range 3 {
@@ -734,6 +782,11 @@ END $$`, i+1, i+250)); err != nil {
 			t.Logf("%-12s %4d rows in %v", g.Name, n, best.Round(100*time.Microsecond))
 			if want := map[string]int{"table": 1000, "index": 2000}[g.Name]; n < want {
 				t.Errorf("%s: %d rows, want at least %d", g.Name, n, want)
+			}
+			if g.Name == "table" || g.Name == "index" {
+				if rows := metricRun(ctx, t, conn, g, sql); !math.IsNaN(metricValue(rows[0], "bloat_ratio")) {
+					t.Errorf("%s: a bloat estimate for %v, of one page", g.Name, metricDeref(rows[0].name))
+				}
 			}
 			if g.Scope == metric.Database {
 				perDB += best
@@ -803,6 +856,94 @@ func metricCheckEmulated(t *testing.T, version int, group string, rows []metricR
 		} else if math.IsNaN(metricValue(r, "wal_records")) || r.statsReset == nil {
 			t.Errorf("wal_records %v, stats_reset %v", metricValue(r, "wal_records"), metricDeref(r.statsReset))
 		}
+	case "slru":
+		var keys []string
+		for _, r := range rows {
+			keys = append(keys, r.key)
+		}
+		slices.Sort(keys)
+		if want := []string{"commit_timestamp", "multixact_member", "multixact_offset", "notify", "other", "serializable", "subtransaction", "transaction"}; !slices.Equal(keys, want) {
+			t.Errorf("caches %v on %d, want %v", keys, version, want)
+		}
+	case "conflicts":
+		if len(rows) != 0 {
+			t.Errorf("%d rows on a primary, want none", len(rows))
+		}
+	case "wal_receiver":
+		if version >= 130000 {
+			if len(rows) != 0 {
+				t.Errorf("%d rows on a primary", len(rows))
+			}
+			return
+		}
+		r := metricFind(t, rows, "primary:5432")
+		if r.key != "" || metricValue(r, "received_bytes") != 0x3000 || metricValue(r, "streaming") != 1 || !(metricValue(r, "last_message_age") >= 1) {
+			t.Errorf("wal_receiver: key %q, received_bytes %v, streaming %v, last_message_age %v", r.key,
+				metricValue(r, "received_bytes"), metricValue(r, "streaming"), metricValue(r, "last_message_age"))
+		}
+	case "subscription":
+		if version < 150000 {
+			// The real 15 views hold no subscription (pg_stat_subscription
+			// is emulated only where its columns differ).
+		}
+		parallel, errs, confl := 1.0, math.NaN(), math.NaN()
+		if version < 160000 {
+			parallel = 0
+		}
+		if version >= 180000 {
+			errs, confl = 2, 7
+		}
+		a := metricFind(t, rows, "sub_a")
+		for c, want := range map[string]float64{
+			"apply_running": 1, "sync_workers": 1, "parallel_workers": parallel, "received_bytes": 0x2000,
+			"apply_error_count": errs, "conflicts": confl,
+		} {
+			if got := metricValue(a, c); got != want && !(math.IsNaN(got) && math.IsNaN(want)) {
+				t.Errorf("sub_a: %s = %v on %d, want %v", c, got, version, want)
+			}
+		}
+		if age := metricValue(a, "last_message_age"); !(age >= 3) {
+			t.Errorf("sub_a: last_message_age = %v, want 3 s or more", age)
+		}
+		b := metricFind(t, rows, "sub_b")
+		if metricValue(b, "apply_running") != 0 || !math.IsNaN(metricValue(b, "received_bytes")) {
+			t.Errorf("sub_b without a worker: apply_running %v, received_bytes %v", metricValue(b, "apply_running"), metricValue(b, "received_bytes"))
+		}
+	case "vacuum":
+		if version < 170000 {
+			return // the real view: no vacuum to show
+		}
+		r := metricFind(t, rows, "public.counted")
+		delay := math.NaN()
+		if version >= 180000 {
+			delay = 3.5
+		}
+		for c, want := range map[string]float64{
+			"running": 1, "autovacuum": 0, "phase": 3, "heap_blks_total": 100, "heap_blks_scanned": 50, "heap_blks_vacuumed": 25,
+			"scanned_ratio": 0.5, "index_vacuum_count": 1, "dead_items": 7, "indexes_total": 2, "indexes_processed": 1, "delay_time": delay,
+		} {
+			if got := metricValue(r, c); got != want && !(math.IsNaN(got) && math.IsNaN(want)) {
+				t.Errorf("%s = %v on %d, want %v", c, got, version, want)
+			}
+		}
+	case "io":
+		// Sizes in bytes from op_bytes (16, 17) or as given (18); the
+		// combination that did nothing is left out.
+		if len(rows) != 6 {
+			t.Errorf("%d rows, want 6 (the 7th did no I/O)", len(rows))
+		}
+		r := metricFind(t, rows, "client backend/relation/normal")
+		for c, want := range map[string]float64{
+			"reads": 1, "read_bytes": 8192, "writes": 7, "write_bytes": 7 * 8192, "extends": 2, "extend_bytes": 2 * 8192,
+			"hits": 9, "evictions": 1, "fsyncs": 1, "reuses": math.NaN(),
+		} {
+			if got := metricValue(r, c); got != want && !(math.IsNaN(got) && math.IsNaN(want)) {
+				t.Errorf("%s = %v on %d, want %v", c, got, version, want)
+			}
+		}
+		if want := time.Date(2031, 2, 3, 0, 0, 0, 0, time.UTC); r.statsReset == nil || !r.statsReset.Equal(want) {
+			t.Errorf("stats_reset %v, want %v", metricDeref(r.statsReset), want)
+		}
 	case "table":
 		r := metricFind(t, rows, table)
 		if got := metricValue(r, "n_tup_newpage_upd"); version >= 160000 && got != 4 || version < 160000 && !math.IsNaN(got) {
@@ -814,5 +955,38 @@ func metricCheckEmulated(t *testing.T, version int, group string, rows []metricR
 		if got, want := metricValue(r, "total_autovacuum_time"), 2.5; version >= 180000 && got != want || version < 180000 && !math.IsNaN(got) {
 			t.Errorf("total_autovacuum_time = %v on %d", got, version)
 		}
+	}
+}
+
+// TestMetricReadmeRows checks that README.md's table of groups ("What is
+// collected") has, in the table's order, one row per group saying what
+// the group says: its help and its counters and gauges.
+func TestMetricReadmeRows(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(readme), "\n### What is collected\n")
+	section, _, _ = strings.Cut(section, "\n### ")
+	var rows []string
+	for _, line := range strings.Split(section, "\n") {
+		if strings.HasPrefix(line, "| `") && strings.Count(line, " | ") == 3 {
+			rows = append(rows, line)
+		}
+	}
+	var want []string
+	for _, g := range metric.Groups() {
+		var counters, gauges []string
+		for _, c := range g.Columns {
+			if c.Kind == metric.Counter {
+				counters = append(counters, c.Name)
+			} else {
+				gauges = append(gauges, c.Name)
+			}
+		}
+		want = append(want, fmt.Sprintf("| `%s` | %s | %s | %s |", g.Name, g.Help, strings.Join(counters, ", "), strings.Join(gauges, ", ")))
+	}
+	if !slices.Equal(rows, want) {
+		t.Errorf("README.md's group rows differ from the table; want:\n%s", strings.Join(want, "\n"))
 	}
 }

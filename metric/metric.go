@@ -47,8 +47,9 @@ const (
 	Blocks       Unit = "blocks" // PostgreSQL pages (block_size, 8 kB)
 	Seconds      Unit = "seconds"
 	Milliseconds Unit = "ms"
-	XIDs         Unit = "xids" // transaction-ID age
-	Boolean      Unit = "bool" // 0 or 1
+	XIDs         Unit = "xids"  // transaction-ID age
+	Boolean      Unit = "bool"  // 0 or 1
+	Ratio        Unit = "ratio" // a fraction of a whole: 0 to 1
 )
 
 // Scope says where a group's query runs.
@@ -83,6 +84,12 @@ type Query struct {
 	// the timestamptz column stats_reset (may be NULL), then one numeric
 	// column per Column, by name (NULL where the server has no such value).
 	SQL string
+	// Needs, when not empty, is a boolean SQL expression the server must
+	// make true for SQL to run, for what the version alone does not say:
+	// an extension loaded and created, e.g. It is evaluated (on the
+	// connection SQL would run on) before SQL; false or NULL leaves the
+	// group out of the snapshot, as a server too old for it does.
+	Needs string
 }
 
 // Group is a set of metrics read by one query and stored in one central

@@ -32,6 +32,9 @@ type Key struct {
 	// Ask, when set, tells from the answers so far whether the installer
 	// asks the key at all; nil means always.
 	Ask func(c *Config) bool
+	// Hook is what pggraph-install does with the key beyond its checks
+	// here (NoHook: nothing); the installer implements every Hook.
+	Hook Hook
 
 	// field returns a pointer to the Config field: *string, *Secret, *int,
 	// *bool, *[]string or *time.Duration.
@@ -48,13 +51,29 @@ type Key struct {
 	check func(c *Config, v string) string
 }
 
+// Hook names a step of pggraph-install tied to one key: a check that
+// needs the host or the central database, or an action once the key has
+// its value. Config only names them; package installer implements each.
+type Hook int
+
+// Hooks.
+const (
+	NoHook            Hook = iota
+	NewDirectory           // [install] directory must not exist yet
+	FreePrefix             // [local] prefix must not be another client's
+	CentralLogin           // after [local] password: log in to the central database
+	UsableKeyfile          // [ssh] keyfile must load as the collector loads it
+	TrustServer            // after [ssh] port: known_hosts must vouch for the server
+	TrustSecondServer      // after [ssh] second_server: known_hosts must vouch for the db host
+)
+
 // Keys returns every key in file order: the order Write uses and the
 // installer asks in. Each call builds a new slice.
 func Keys() []Key {
 	const maxPort = 65535
 	path := func(k Key) Key { k.tidy, k.check = ExpandHome, absoluteIfSet; return k }
 	return []Key{
-		{Section: "install", Name: "directory", field: func(c *Config) any { return &c.Install.Directory }, tidy: cleanPath, check: cleanAbsolute,
+		{Section: "install", Name: "directory", Hook: NewDirectory, field: func(c *Config) any { return &c.Install.Directory }, tidy: cleanPath, check: cleanAbsolute,
 			Prompt: "Installation directory?",
 			Help:   "The new directory for this client's pages, e.g. /var/www/pggraph/acme. It must not exist yet; its parent must."},
 		{Section: "install", Name: "www_path", field: func(c *Config) any { return &c.Install.WWWPath }, tidy: func(v string) string { return strings.Trim(v, "/") }, check: relative,
@@ -67,7 +86,7 @@ func Keys() []Key {
 		{Section: "local", Name: "database", field: func(c *Config) any { return &c.Local.Database }, check: notEmpty,
 			Intro: "Now for some database configuration..", Prompt: "Local pggraph database name?",
 			Help: "The central database the samples are stored in."},
-		{Section: "local", Name: "prefix", field: func(c *Config) any { return &c.Local.Prefix }, check: prefix,
+		{Section: "local", Name: "prefix", Hook: FreePrefix, field: func(c *Config) any { return &c.Local.Prefix }, check: prefix,
 			Prompt: "Table prefix?",
 			Help:   "Names this client's tables <prefix>_… and its row in pggraph_clients: a lower-case letter, then up to 30 lower-case letters, digits or _. It must not be another client's."},
 		{Section: "local", Name: "port", field: func(c *Config) any { return &c.Local.Port }, min: 1, max: maxPort,
@@ -79,7 +98,7 @@ func Keys() []Key {
 		{Section: "local", Name: "user", field: func(c *Config) any { return &c.Local.User }, check: notEmpty,
 			Prompt: "Local username?",
 			Help:   "The role pggraph connects to the central database as; it should be pggraph, which owns the tables the web role may read."},
-		{Section: "local", Name: "password", field: func(c *Config) any { return &c.Local.Password },
+		{Section: "local", Name: "password", Hook: CentralLogin, field: func(c *Config) any { return &c.Local.Password },
 			Prompt: "Password?",
 			Help:   "The central role's password. Leave it blank to use ~/.pgpass or peer authentication."},
 
@@ -123,7 +142,7 @@ func Keys() []Key {
 		{Section: "ssh", Name: "password", field: func(c *Config) any { return &c.SSH.Password },
 			Prompt: "SSH Password?",
 			Help:   "Deprecated: leave it blank and use a key file or the ssh agent."},
-		path(Key{Section: "ssh", Name: "keyfile", field: func(c *Config) any { return &c.SSH.Keyfile },
+		path(Key{Section: "ssh", Name: "keyfile", Hook: UsableKeyfile, field: func(c *Config) any { return &c.SSH.Keyfile },
 			Prompt: "Authentication keyfile?",
 			Help:   "The private key to log in with (ed25519, ecdsa or rsa, without a passphrase). Blank: the ssh agent or the password only."}),
 		{Section: "ssh", Name: "server", field: func(c *Config) any { return &c.SSH.Server }, check: func(c *Config, v string) string {
@@ -133,7 +152,7 @@ func Keys() []Key {
 			return ""
 		}, Prompt: "Remote server?",
 			Help: "The SSH server to tunnel through (the bastion with a twin tunnel). Blank: no tunnel, connect to the bind address and port directly."},
-		{Section: "ssh", Name: "port", field: func(c *Config) any { return &c.SSH.Port }, min: 1, max: maxPort,
+		{Section: "ssh", Name: "port", Hook: TrustServer, field: func(c *Config) any { return &c.SSH.Port }, min: 1, max: maxPort,
 			Prompt: "Port to SSH to?",
 			Help:   "The SSH server's port."},
 		{Section: "ssh", Name: "bind_port", field: func(c *Config) any { return &c.SSH.BindPort }, min: 1, max: maxPort,
@@ -146,7 +165,7 @@ func Keys() []Key {
 			Prompt: "Use a twin tunnel mechanism?",
 			Help:   "Yes when the remote server is a bastion and PostgreSQL runs on a second host reached through it by SSH.",
 			Ask:    func(c *Config) bool { return c.SSH.Server != "" }},
-		{Section: "ssh", Name: "second_server", field: func(c *Config) any { return &c.SSH.SecondServer }, check: func(c *Config, v string) string {
+		{Section: "ssh", Name: "second_server", Hook: TrustSecondServer, field: func(c *Config) any { return &c.SSH.SecondServer }, check: func(c *Config, v string) string {
 			switch {
 			case c.SSH.TwinTunnel && v == "":
 				return "required when twin_tunnel = yes"

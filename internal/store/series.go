@@ -86,8 +86,12 @@ type SeriesQuery struct {
 	// or table is one history. A database the client has no database
 	// object of, or a table with no object, is ErrNoObject.
 	Database, Table string
-	Columns         []SeriesColumn
-	From, To        time.Time // samples (raw) or buckets (rollups) with From <= ts < To
+	// Object, for a server-wide group and without Database, selects its
+	// objects named Object (an SLRU cache, say); none is no error, no
+	// rows.
+	Object   string
+	Columns  []SeriesColumn
+	From, To time.Time // samples (raw) or buckets (rollups) with From <= ts < To
 	// Bucket is the width of a point: rows are grouped by
 	// date_bin(Bucket, ts, 2000-01-01 UTC). Zero or less than a rollup's
 	// width means one point per row time.
@@ -140,6 +144,9 @@ func (s *Store) Series(ctx context.Context, q SeriesQuery) ([]SeriesRow, error) 
 	ctx, cancel := context.WithTimeout(ctx, readTimeout)
 	defer cancel()
 	args := []any{q.Group, q.From, q.To, bucketSeconds(q)}
+	if q.Object != "" {
+		args = append(args, q.Object)
+	}
 	if q.Database != "" {
 		oids, err := s.databaseOIDs(ctx, q.Prefix, q.Database)
 		if err != nil {
@@ -206,9 +213,10 @@ func bucketSeconds(q SeriesQuery) float64 {
 }
 
 // seriesSQL builds Series' statement. Parameters: $1 group, $2 from,
-// $3 to, $4 bucket seconds, then with a Database: for a table $5 the
-// database's OIDs and $6 the table's name; else for a server-wide group
-// $5 the database's name, for a per-database group $5 its OIDs.
+// $3 to, $4 bucket seconds, then with an Object $5 its name; with a
+// Database: for a table $5 the database's OIDs and $6 the table's name;
+// else for a server-wide group $5 the database's name, for a
+// per-database group $5 its OIDs.
 //
 // Two levels: per sample time the objects are combined (counters and
 // totals summed, a counter NULL when any object's is; Max columns by
@@ -226,9 +234,14 @@ func seriesSQL(t tables, g metric.Group, q SeriesQuery) (string, error) {
 	if q.Table != "" && q.Database == "" {
 		return "", errors.New("a table needs its database")
 	}
+	if q.Object != "" && (q.Database != "" || g.Scope != metric.Server) {
+		return "", errors.New("an object is of a server-wide group, without a database")
+	}
 	raw := native == 0
 	filter := ""
 	switch {
+	case q.Object != "":
+		filter = " AND name = $5"
 	case q.Database == "":
 	case q.Table != "":
 		filter = " AND dbid = ANY($5) AND name = $6"
@@ -412,6 +425,59 @@ SELECT min(greatest(first_seen, oldest)) FROM k WHERE oldest IS NOT NULL`).Scan(
 	return since.UTC(), nil
 }
 
+// GroupsSeen returns the groups with objects seen in [from, to): of the
+// whole client when db is "", else of database db (objects in it, and
+// objects of server-wide groups named db), or of its table table
+// (objects named table in db). Pages show their optional graphs by it.
+// A client never collected has none; an unknown database or table has
+// none either.
+func (s *Store) GroupsSeen(ctx context.Context, prefix, db, table string, from, to time.Time) (map[string]bool, error) {
+	fail := func(err error) (map[string]bool, error) {
+		return nil, fmt.Errorf("groups seen of client %s: %w", prefix, err)
+	}
+	if err := CheckPrefix(prefix); err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	defer cancel()
+	var oids []uint32
+	if db != "" {
+		var err error
+		oids, err = s.databaseOIDs(ctx, prefix, db)
+		switch {
+		case errors.Is(err, ErrNoObject):
+			return map[string]bool{}, nil
+		case err != nil:
+			return fail(err)
+		}
+	}
+	where, args := "", []any{from, to}
+	switch {
+	case table != "":
+		where, args = " AND dbid = ANY($3) AND name = $4", append(args, oids, table)
+	case db != "":
+		where, args = " AND (dbid = ANY($3) OR dbid = 0 AND name = $4)", append(args, oids, db)
+	}
+	rows, err := s.samples.Query(ctx, `SELECT DISTINCT grp FROM `+ident(tables{prefix}.object())+`
+WHERE last_seen >= $1 AND first_seen < $2`+where, args...)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "42P01" { // undefined_table: never collected
+		return map[string]bool{}, nil
+	}
+	if err != nil {
+		return fail(err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fail(err)
+	}
+	out := make(map[string]bool, len(names))
+	for _, n := range names {
+		out[n] = true
+	}
+	return out, nil
+}
+
 // Orders of TableStats.
 const (
 	OrderBusiest = "busiest" // Activity, highest first
@@ -431,9 +497,9 @@ type TableQuery struct {
 // TableStat is one table (all its objects of one name) over a range.
 type TableStat struct {
 	Name string // as stored: format('%I.%I', schema, table)
-	// Size (total_size) and DeadTuples (n_dead_tup) are the latest
-	// values in the range, NaN for none.
-	Size, DeadTuples float64
+	// Size (total_size), DeadTuples (n_dead_tup) and Bloat (bloat_bytes)
+	// are the latest values in the range, NaN for none.
+	Size, DeadTuples, Bloat float64
 	// Activity is the rows inserted, updated and deleted plus the
 	// sequential and index scans in the range.
 	Activity float64
@@ -474,12 +540,13 @@ func (s *Store) TableStats(ctx context.Context, q TableQuery) ([]TableStat, int,
 	SELECT o.name,
 	       sum(`+activity+`) AS activity,
 	       (array_agg(s.total_size ORDER BY s.ts DESC) FILTER (WHERE s.total_size IS NOT NULL))[1] AS size,
-	       (array_agg(s.n_dead_tup ORDER BY s.ts DESC) FILTER (WHERE s.n_dead_tup IS NOT NULL))[1] AS dead
+	       (array_agg(s.n_dead_tup ORDER BY s.ts DESC) FILTER (WHERE s.n_dead_tup IS NOT NULL))[1] AS dead,
+	       (array_agg(s.bloat_bytes ORDER BY s.ts DESC) FILTER (WHERE s.bloat_bytes IS NOT NULL))[1] AS bloat
 	FROM `+ident(t.object())+` o JOIN `+ident(t.of("table", q.Resolution))+` s ON s.object = o.id
 	WHERE o.grp = 'table' AND o.dbid = ANY($1) AND o.name IS NOT NULL AND s.ts >= $2 AND s.ts < $3
 	GROUP BY o.name
 )
-SELECT name, activity, size, dead, (SELECT count(*) FROM st)
+SELECT name, activity, size, dead, bloat, (SELECT count(*) FROM st)
 FROM st
 ORDER BY `+order+` DESC NULLS LAST, name
 OFFSET $4 LIMIT $5`, oids, q.From, q.To, q.Offset, q.Limit)
@@ -493,13 +560,13 @@ OFFSET $4 LIMIT $5`, oids, q.From, q.To, q.Offset, q.Limit)
 	)
 	for rows.Next() {
 		var (
-			ts              TableStat
-			act, size, dead *float64
+			ts                     TableStat
+			act, size, dead, bloat *float64
 		)
-		if err := rows.Scan(&ts.Name, &act, &size, &dead, &total); err != nil {
+		if err := rows.Scan(&ts.Name, &act, &size, &dead, &bloat, &total); err != nil {
 			return fail(err)
 		}
-		ts.Activity, ts.Size, ts.DeadTuples = orNaN(act), orNaN(size), orNaN(dead)
+		ts.Activity, ts.Size, ts.DeadTuples, ts.Bloat = orNaN(act), orNaN(size), orNaN(dead), orNaN(bloat)
 		out = append(out, ts)
 	}
 	if err := rows.Err(); err != nil {
@@ -523,6 +590,7 @@ type IndexStat struct {
 	Name  string  // as stored: format('%I.%I', schema, index)
 	Scans float64 // idx_scan summed over the range (NULL deltas left out)
 	Size  float64 // the latest size in the range, NaN for none
+	Bloat float64 // the latest bloat_bytes in the range, NaN for none
 }
 
 // IndexStats returns the indexes of a table that have samples in
@@ -551,7 +619,8 @@ func (s *Store) IndexStats(ctx context.Context, prefix, db, table string, res Re
 	}
 	t := tables{prefix}
 	rows, err := s.samples.Query(ctx, `SELECT i.name, coalesce(sum(s.idx_scan), 0),
-       (array_agg(s.size ORDER BY s.ts DESC) FILTER (WHERE s.size IS NOT NULL))[1]
+       (array_agg(s.size ORDER BY s.ts DESC) FILTER (WHERE s.size IS NOT NULL))[1],
+       (array_agg(s.bloat_bytes ORDER BY s.ts DESC) FILTER (WHERE s.bloat_bytes IS NOT NULL))[1]
 FROM `+ident(t.object())+` tb
 JOIN `+ident(t.object())+` i ON i.grp = 'index' AND i.dbid = tb.dbid AND i.parent = tb.key
 JOIN `+ident(t.of("index", res))+` s ON s.object = i.id
@@ -566,13 +635,13 @@ ORDER BY i.name`, oids, table, from, to)
 	var out []IndexStat
 	for rows.Next() {
 		var (
-			is   IndexStat
-			size *float64
+			is          IndexStat
+			size, bloat *float64
 		)
-		if err := rows.Scan(&is.Name, &is.Scans, &size); err != nil {
+		if err := rows.Scan(&is.Name, &is.Scans, &size, &bloat); err != nil {
 			return fail(err)
 		}
-		is.Size = orNaN(size)
+		is.Size, is.Bloat = orNaN(size), orNaN(bloat)
 		out = append(out, is)
 	}
 	if err := rows.Err(); err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -56,9 +57,9 @@ func seriesFixture(t *testing.T, prefix string) (*Store, time.Time) {
 			{Group: "activity", Key: "5", Name: "postgres", Seconds: 600, Values: values("activity", map[string]float64{
 				"sessions_active": 1, "oldest_xact_age": 100})},
 			{Group: "table", Database: 16384, Key: "20000", Name: "public.orders", Seconds: 600, Values: values("table", map[string]float64{
-				"seq_scan": fi, "n_tup_ins": 5, "total_size": 8192 * (fi + 1), "n_dead_tup": 7})},
+				"seq_scan": fi, "n_tup_ins": 5, "total_size": 8192 * (fi + 1), "n_dead_tup": 7, "bloat_bytes": 8192 * fi})},
 			{Group: "index", Database: 16384, Key: "20001", Name: "public.orders_pkey", Parent: "20000", Seconds: 600, Values: values("index", map[string]float64{
-				"idx_scan": 0, "size": 16384})},
+				"idx_scan": 0, "size": 16384, "bloat_bytes": 8192})},
 		}
 		run(t, s, prefix, &metric.Snapshot{Taken: ts}, samples, metric.Retention{})
 	}
@@ -133,6 +134,16 @@ func TestSeries(t *testing.T) {
 			want: "10:10 600/0/0/0; 10:20 600/1/0.0016666666666666668/0.0016666666666666668; 10:30 600/2/0.0033333333333333335/0.0033333333333333335; 10:40 600/3/0.005/0.005",
 		},
 		{
+			name: "raw, the objects of a name (a server-wide group)",
+			q:    SeriesQuery{Group: "activity", Resolution: ResolutionRaw, Object: "postgres", Columns: []SeriesColumn{{Name: "sessions_active"}}},
+			want: "10:10 600/1/1/1; 10:20 600/1/1/1; 10:30 600/1/1/1; 10:40 600/1/1/1",
+		},
+		{
+			name: "raw, a name no object has: no rows",
+			q:    SeriesQuery{Group: "activity", Resolution: ResolutionRaw, Object: "nope", Columns: []SeriesColumn{{Name: "sessions_active"}}},
+			want: "",
+		},
+		{
 			name: "hourly rollups",
 			q:    SeriesQuery{Group: "database", Resolution: ResolutionHour, Columns: []SeriesColumn{{Name: "xact_commit"}, {Name: "size"}}},
 			want: "10:00 2400/740/0.18333333333333332/0.6833333333333333 2400/1501.5/1500/1503",
@@ -179,6 +190,8 @@ func TestSeriesErrors(t *testing.T) {
 			q.Group, q.Database, q.Table, q.Columns = "table", "postgres", "public.orders", seqScan
 		}, true},
 		{"table without database", func(q *SeriesQuery) { q.Group, q.Table, q.Columns = "table", "public.orders", seqScan }, false},
+		{"object and database", func(q *SeriesQuery) { q.Object, q.Database = "app", "app" }, false},
+		{"object of a per-database group", func(q *SeriesQuery) { q.Group, q.Object, q.Columns = "table", "public.orders", seqScan }, false},
 		{"unknown column", func(q *SeriesQuery) { q.Columns = []SeriesColumn{{Name: "nope"}} }, false},
 		{"no columns", func(q *SeriesQuery) { q.Columns = nil }, false},
 		{"unknown group", func(q *SeriesQuery) { q.Group = "nope" }, false},
@@ -221,7 +234,7 @@ func TestSeriesListings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if total != 1 || len(stats) != 1 || stats[0] != (TableStat{Name: "public.orders", Size: 8192 * 4, DeadTuples: 7, Activity: 0 + 1 + 2 + 3 + 4*5}) {
+	if total != 1 || len(stats) != 1 || stats[0] != (TableStat{Name: "public.orders", Size: 8192 * 4, DeadTuples: 7, Bloat: 8192 * 3, Activity: 0 + 1 + 2 + 3 + 4*5}) {
 		t.Errorf("TableStats = %+v, %d", stats, total)
 	}
 	q.Offset = 1
@@ -240,7 +253,7 @@ func TestSeriesListings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(idx) != 1 || idx[0] != (IndexStat{Name: "public.orders_pkey", Scans: 0, Size: 16384}) {
+	if len(idx) != 1 || idx[0] != (IndexStat{Name: "public.orders_pkey", Scans: 0, Size: 16384, Bloat: 8192}) {
 		t.Errorf("IndexStats = %+v", idx)
 	}
 	if _, err := s.IndexStats(ctx, prefix, "app", "public.nope", ResolutionRaw, t0, t0.Add(time.Hour)); !errors.Is(err, ErrNoObject) {
@@ -293,5 +306,45 @@ func TestDataSince(t *testing.T) {
 
 	if _, err := s.DataSince(ctx, "Bad"); !errors.Is(err, ErrPrefix) {
 		t.Errorf("DataSince(Bad) = %v, want ErrPrefix", err)
+	}
+}
+
+func TestGroupsSeen(t *testing.T) {
+	const prefix = "seen_t"
+	s, t0 := seriesFixture(t, prefix)
+	end := t0.Add(time.Hour)
+	for _, tc := range []struct {
+		name, db, table string
+		from, to        time.Time
+		want            string
+	}{
+		{"the whole client", "", "", t0, end, "activity database index table"},
+		{"a database: its objects and the server groups' rows named after it", "app", "", t0, end, "activity database index table"},
+		{"another database", "postgres", "", t0, end, "activity database"},
+		{"a table: the objects of its name", "app", "public.orders", t0, end, "table"},
+		{"a range before the first run", "", "", t0.Add(-2 * time.Hour), t0.Add(-time.Hour), ""},
+		{"an unknown database", "nosuch", "", t0, end, ""},
+		{"an unknown table", "app", "public.nosuch", t0, end, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.GroupsSeen(t.Context(), prefix, tc.db, tc.table, tc.from, tc.to)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var names []string
+			for n := range got {
+				names = append(names, n)
+			}
+			slices.Sort(names)
+			if strings.Join(names, " ") != tc.want {
+				t.Errorf("GroupsSeen = %v, want %s", names, tc.want)
+			}
+		})
+	}
+	if got, err := s.GroupsSeen(t.Context(), "never_t", "", "", t0, end); err != nil || len(got) != 0 {
+		t.Errorf("a client never collected: %v, %v", got, err)
+	}
+	if _, err := s.GroupsSeen(t.Context(), "Bad", "", "", t0, end); !errors.Is(err, ErrPrefix) {
+		t.Errorf("GroupsSeen(Bad) = %v, want ErrPrefix", err)
 	}
 }

@@ -11,7 +11,7 @@
 # own PostgreSQL, sshd and Apache on free loopback ports and stops them).
 # Exit codes: 0 every test and fuzz target passed, 1 otherwise.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../../.."
 
 GO=${GO:-go}
 # package:target:inputs — config.ini parsing and writing, the CGI's query
@@ -23,9 +23,9 @@ GO=${GO:-go}
 FUZZ_SCALE=${FUZZ_SCALE:-1}
 FUZZ_TARGETS=(
 	internal/config:FuzzParse:400000
-	internal/config:FuzzWrite:12000
-	cgi-bin:FuzzHandler:60000
-	cmd/pggraph-admin:FuzzParseHtpasswd:20000
+	internal/config:FuzzWrite:100000
+	cgi-bin:FuzzHandler:100000
+	cmd/pggraph-admin:FuzzParseHtpasswd:150000
 )
 
 out=$(mktemp -d /tmp/pggraph-hard.XXXXXX)

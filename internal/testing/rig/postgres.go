@@ -83,6 +83,29 @@ func StartPostgres(ctx context.Context, dir string, log io.Writer) (*Postgres, e
 // template data directory when template is not "" (with a new system
 // identifier), else a fresh initdb.
 func initPostgres(ctx context.Context, dir, name, template string, logf func(string, ...any)) (*Postgres, error) {
+	p, err := newPostgres(dir, name, logf)
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	if template == "" {
+		if err := initdb(ctx, p.dir, p.DataDir, p.cred); err != nil {
+			return nil, fmt.Errorf("init postgres %s: %w", name, err)
+		}
+		logf("postgres %s: initdb done in %v", name, time.Since(t0).Round(time.Millisecond))
+		return p, nil
+	}
+	if err := cloneCluster(ctx, template, p.DataDir, p.cred); err != nil {
+		return nil, fmt.Errorf("init postgres %s: %w", name, err)
+	}
+	logf("postgres %s: cloned template in %v", name, time.Since(t0).Round(time.Millisecond))
+	return p, nil
+}
+
+// newPostgres returns a stopped cluster whose data directory, dir/data,
+// does not exist yet: dir and its socket directory are made, with new
+// passwords.
+func newPostgres(dir, name string, logf func(string, ...any)) (*Postgres, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("init postgres %s: %w", name, err)
@@ -117,18 +140,6 @@ func initPostgres(ctx context.Context, dir, name, template string, logf func(str
 	if err := os.Chown(p.SocketDir, int(cred.Uid), int(cred.Gid)); err != nil {
 		return nil, fmt.Errorf("init postgres %s: %w", name, err)
 	}
-	t0 := time.Now()
-	if template == "" {
-		if err := initdb(ctx, dir, p.DataDir, cred); err != nil {
-			return nil, fmt.Errorf("init postgres %s: %w", name, err)
-		}
-		logf("postgres %s: initdb done in %v", name, time.Since(t0).Round(time.Millisecond))
-		return p, nil
-	}
-	if err := cloneCluster(ctx, template, p.DataDir, cred); err != nil {
-		return nil, fmt.Errorf("init postgres %s: %w", name, err)
-	}
-	logf("postgres %s: cloned template in %v", name, time.Since(t0).Round(time.Millisecond))
 	return p, nil
 }
 
@@ -208,19 +219,7 @@ func inGroups(gid uint32, cred *syscall.Credential) bool {
 // superuser's password and creates the monitor role (over the socket,
 // which trusts local users).
 func (p *Postgres) startFresh(ctx context.Context) error {
-	var err error
-	for range bindAttempts {
-		p.Port, err = freePort()
-		if err != nil {
-			return fmt.Errorf("start postgres %s: %w", p.name, err)
-		}
-		err = p.Start(ctx)
-		if !errors.Is(err, errPortInUse) {
-			break
-		}
-		p.logf("postgres %s: port %d taken, trying another", p.name, p.Port)
-	}
-	if err != nil {
+	if err := p.startOnFreePort(ctx); err != nil {
 		return err
 	}
 	sql := fmt.Sprintf("ALTER ROLE %s PASSWORD %s; CREATE ROLE %s LOGIN PASSWORD %s IN ROLE pg_monitor",
@@ -236,6 +235,24 @@ func (p *Postgres) startFresh(ctx context.Context) error {
 		return fmt.Errorf("set up roles on postgres %s: %w", p.name, err)
 	}
 	return nil
+}
+
+// startOnFreePort starts the cluster for the first time on a free port,
+// trying other ports when one turns out to be taken.
+func (p *Postgres) startOnFreePort(ctx context.Context) error {
+	var err error
+	for range bindAttempts {
+		p.Port, err = freePort()
+		if err != nil {
+			return fmt.Errorf("start postgres %s: %w", p.name, err)
+		}
+		err = p.Start(ctx)
+		if !errors.Is(err, errPortInUse) {
+			break
+		}
+		p.logf("postgres %s: port %d taken, trying another", p.name, p.Port)
+	}
+	return err
 }
 
 // socketConnString is a connection string for the superuser over the unix
@@ -285,6 +302,13 @@ func (p *Postgres) start(ctx context.Context) error {
 		"-c", "max_connections=200",
 		"-c", "shared_buffers=16MB",
 		"-c", "huge_pages=off",
+		// What the metric groups read beyond the defaults: statement and
+		// wait-event sampling, function call counts, I/O timings, and
+		// logical replication (publications and subscriptions).
+		"-c", "shared_preload_libraries=pg_stat_statements,pg_wait_sampling",
+		"-c", "track_functions=all",
+		"-c", "track_io_timing=on",
+		"-c", "wal_level=logical",
 		"-c", "log_connections=on",
 		"-c", "log_line_prefix=%m [%p] %q%u@%d ",
 	)

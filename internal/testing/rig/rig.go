@@ -25,6 +25,7 @@
 //
 // The rig needs root (it runs postgres as the postgres user, starts sshd
 // and creates the login user) and Debian's postgresql (15),
+// postgresql-15-pg-wait-sampling (preloaded with pg_stat_statements),
 // openssh-server and openssh-client packages: see deploy/deps.sh.
 //
 // Typical use, once per package test binary:

@@ -1,7 +1,4 @@
-// Package deploy holds the host's files (Apache, cron, systemd,
-// logrotate, scripts); its test checks the install layout that
-// README.md's "Setting up the pggraph host" documents.
-package deploy
+package hostsetup
 
 import (
 	"bytes"
@@ -19,7 +16,7 @@ const webRoot = "/var/www/pggraph"
 // webRoot and _main.
 func layoutCommands(t *testing.T) []string {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "..", "..", "README.md"))
 	if err != nil {
 		t.Fatal(err)
 	}
