@@ -111,6 +111,11 @@ func (f *fakeSamples) IndexStats(ctx context.Context, prefix, db, table string, 
 	return []store.IndexStat{{Name: "public.pk", Scans: 42, Size: 16384}, {Name: `public."<i>never</i>"`, Scans: 0, Size: 8192}}, nil
 }
 
+// ObjectTotals ranks two wait events, one named by a hostile server.
+func (f *fakeSamples) ObjectTotals(ctx context.Context, q store.TotalsQuery) ([]store.ObjectTotal, error) {
+	return []store.ObjectTotal{{Name: "Lock:<b>relation</b>", Total: 30, Share: 0.75}, {Name: "CPU", Total: 10, Share: 0.25}}, nil
+}
+
 func (f *fakeSamples) LastCollected(ctx context.Context, prefix string) (time.Time, error) {
 	return f.last, nil
 }
@@ -273,6 +278,10 @@ func TestHandlerPages(t *testing.T) {
 		`<strong>day</strong>`,
 		`href="/pggraph/acme/index.cgi?range=week"`,
 		`src="/pggraph/acme/index.cgi?graph=connections&amp;range=day"`,
+		// The wait graph's ranking, its hostile name escaped.
+		`<caption>Most frequent wait events</caption>`,
+		`<tr><td>Lock:&lt;b&gt;relation&lt;/b&gt;</td><td class="num">75.0%</td></tr>`,
+		`<tr><td>CPU</td><td class="num">25.0%</td></tr>`,
 	} {
 		if !strings.Contains(overview, want) {
 			t.Errorf("overview lacks %s", want)

@@ -65,11 +65,23 @@ type link struct {
 	Current    bool
 }
 
-// graphImage is one graph on a page: an <img> and a link to its CSV.
+// graphImage is one graph on a page: an <img> and a link to its CSV,
+// and the list of its heaviest objects when the graph has one
+// (graph.Def.Top).
 type graphImage struct {
 	Title, Src, CSV string
 	Width, Height   int
+	Top             *topList
 }
+
+// topList is a graph's ranking of its objects over the page's range.
+type topList struct {
+	Title string
+	Rows  []topRow
+}
+
+// topRow is one object of a topList and its share, "12.5%".
+type topRow struct{ Name, Share string }
 
 // absentGraph is an optional graph a page leaves out, and why.
 type absentGraph struct{ Title, Why string }
@@ -205,7 +217,18 @@ func (h *handler) images(ctx context.Context, src samples, req request, scope gr
 		case d.Absent != "" && !seen[d.Group]:
 			v.Absent = append(v.Absent, absentGraph{Title: d.Title, Why: d.Absent})
 		default:
-			v.Graphs = append(v.Graphs, h.image(req, d, db, table, graphWidth, graphHeight))
+			img := h.image(req, d, db, table, graphWidth, graphHeight)
+			if d.Top != nil {
+				shares, err := graph.Top(ctx, src, h.site.Prefix, d, req.Range)
+				if err != nil {
+					return &httpError{http.StatusInternalServerError, err.Error()}
+				}
+				img.Top = &topList{Title: d.Top.Title}
+				for _, s := range shares {
+					img.Top.Rows = append(img.Top.Rows, topRow{Name: s.Name, Share: fmt.Sprintf("%.1f%%", 100*s.Share)})
+				}
+			}
+			v.Graphs = append(v.Graphs, img)
 		}
 	}
 	return nil

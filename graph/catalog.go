@@ -56,6 +56,7 @@ type spec struct {
 	// replaces names a graph of the same scope this one stands in for
 	// when a page shows it: a finer source of the same data.
 	replaces string
+	top      *Ranking // Def.Top
 }
 
 // Line constructors keep the catalog to one line per graph line.
@@ -155,13 +156,16 @@ func catalog() []spec {
 		}
 		return out
 	}
+	// topWaits lists a wait graph's events by their share of the
+	// sessions' time.
+	topWaits := &Ranking{Title: "Most frequent wait events", Column: "sessions", N: 10}
 	var out []spec
 	out = append(out, perDatabase(Server, "")...)
 	out = append(out,
 		spec{name: "waits", title: "Active sessions by wait (pg_stat_activity, once a run)", scope: Server, unit: UnitCount,
-			group: "wait", stacked: true, lines: waitLines()},
+			group: "wait", stacked: true, lines: waitLines(), top: topWaits},
 		spec{name: "wait_sampling", title: "Active sessions by wait (pg_wait_sampling)", scope: Server, unit: UnitAvgSessions,
-			group: "wait_sampling", stacked: true, lines: waitLines(), replaces: "waits",
+			group: "wait_sampling", stacked: true, lines: waitLines(), replaces: "waits", top: topWaits,
 			absent: "Wait events come from pg_stat_activity, once a collection: for a finer profile, load pg_wait_sampling " +
 				"(shared_preload_libraries) and create its extension in the database pggraph connects to first."},
 	)
@@ -277,7 +281,7 @@ func catalog() []spec {
 // def is the spec's public description.
 func (s spec) def() Def {
 	d := Def{Name: s.name, Title: s.title, Scope: s.scope, Unit: s.unit,
-		Group: s.group, Stacked: s.stacked, Absent: s.absent, Replaces: s.replaces}
+		Group: s.group, Stacked: s.stacked, Absent: s.absent, Replaces: s.replaces, Top: s.top}
 	for _, l := range s.lines {
 		d.Lines = append(d.Lines, l.label)
 	}
@@ -322,10 +326,6 @@ func kind(group, column string) (counter, ok bool) {
 	if !found {
 		return false, false
 	}
-	for _, c := range g.Columns {
-		if c.Name == column {
-			return c.Kind == metric.Counter, true
-		}
-	}
-	return false, false
+	c, found := g.Column(column)
+	return c.Kind == metric.Counter, found
 }

@@ -65,6 +65,17 @@ type Def struct {
 	// Replaces names a graph of the same scope that a page leaves out
 	// when it shows this one.
 	Replaces string
+	// Top, when set, is the list a page shows under the graph: the
+	// group's objects that weigh most in one column over the range (the
+	// most frequent wait events, say). Server-wide groups only.
+	Top *Ranking
+}
+
+// Ranking is a Def's list of its heaviest objects (see Top).
+type Ranking struct {
+	Title  string // heading of the list, e.g. "Most frequent wait events"
+	Column string // the column of Def.Group that weighs the objects
+	N      int    // how many objects are listed
 }
 
 // ErrBadRange is wrapped by every ParseRange error.
@@ -174,6 +185,9 @@ type Source interface {
 	TableStats(ctx context.Context, q store.TableQuery) ([]store.TableStat, int, error)
 	// IndexStats returns a table's indexes over a range.
 	IndexStats(ctx context.Context, prefix, db, table string, res store.Resolution, from, to time.Time) ([]store.IndexStat, error)
+	// ObjectTotals ranks the objects of a server-wide group by one
+	// column over a range.
+	ObjectTotals(ctx context.Context, q store.TotalsQuery) ([]store.ObjectTotal, error)
 }
 
 var _ Source = (*store.Store)(nil)
@@ -389,6 +403,37 @@ func Indexes(ctx context.Context, src Source, prefix, db, table string, r Range)
 	out := make([]IndexInfo, len(stats))
 	for i, s := range stats {
 		out[i] = IndexInfo{Name: s.Name, Scans: s.Scans, Size: s.Size, Bloat: s.Bloat, Unused: s.Scans == 0}
+	}
+	return out, nil
+}
+
+// Share is one object of a Ranking: its name, its weight in the
+// ranking's column over the range (a counter's growth, a gauge's values
+// summed over the runs) and its share of every object's weight (0 to 1).
+type Share struct {
+	Name         string
+	Total, Share float64
+}
+
+// Top returns d's ranking over r (see Def.Top): its heaviest objects,
+// most first; none when d has no ranking or no data in r.
+func Top(ctx context.Context, src Source, prefix string, d Def, r Range) ([]Share, error) {
+	if d.Top == nil {
+		return nil, nil
+	}
+	if !r.From.Before(r.To) {
+		return nil, fmt.Errorf("rank %s: %w: empty range", d.Name, ErrBadRange)
+	}
+	totals, err := src.ObjectTotals(ctx, store.TotalsQuery{
+		Prefix: prefix, Group: d.Group, Column: d.Top.Column, Resolution: resolution(r),
+		From: r.From, To: r.To, Limit: d.Top.N,
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Share, len(totals))
+	for i, t := range totals {
+		out[i] = Share(t)
 	}
 	return out, nil
 }

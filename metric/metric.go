@@ -102,6 +102,16 @@ type Group struct {
 	Queries []Query // ascending MinVersion
 }
 
+// Column returns the group's column named name.
+func (g Group) Column(name string) (Column, bool) {
+	for _, c := range g.Columns {
+		if c.Name == name {
+			return c, true
+		}
+	}
+	return Column{}, false
+}
+
 // Snapshot is the raw statistics of one read of a client's server.
 type Snapshot struct {
 	Taken       time.Time        // when it was read (the collector's clock)
