@@ -176,7 +176,7 @@ func newHandler(getenv func(string) string, path string, log *slog.Logger) (*han
 	// [local] host, port and database; the web role; no password (pgpass).
 	srv := store.LocalServer(config.Local{Host: cfg.Local.Host, Port: cfg.Local.Port, User: role})
 	samplesDB := cfg.Local.Database
-	groups := metric.Groups()
+	groups := metric.StoredGroups()
 	return &handler{
 		site: site{
 			Prefix: cfg.Local.Prefix, Title: cfg.Install.Title, WWWPath: cfg.Install.WWWPath,
