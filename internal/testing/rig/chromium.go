@@ -28,27 +28,53 @@ const (
 // and is killed with its helpers when ctx ends; its output is in the
 // error when it fails. It must run as root.
 func Screenshot(ctx context.Context, url, out string) error {
-	if err := requireRoot(); err != nil {
-		return err
-	}
 	out, err := filepath.Abs(out)
 	if err != nil {
 		return fmt.Errorf("screenshot: %w", err)
 	}
+	_ = os.Remove(out)
+	output, err := chromium(ctx, "--screenshot="+out, url)
+	what := "screenshot " + redactURL(url)
+	if err != nil {
+		return fmt.Errorf("%s: chromium: %w\n%s", what, err, lastLines(output, 15))
+	}
+	st, err := os.Stat(out)
+	if err != nil || st.Size() == 0 {
+		if err == nil {
+			err = errors.New("empty file")
+		}
+		return fmt.Errorf("%s: no image written to %s: %v\n%s", what, out, err, lastLines(output, 15))
+	}
+	return nil
+}
+
+// DumpDOM loads url as Screenshot does and returns the page's DOM as
+// HTML once it has loaded, after any script the page ran: what a person's
+// browser made of it.
+func DumpDOM(ctx context.Context, url string) (string, error) {
+	output, err := chromium(ctx, "--dump-dom", url)
+	if err != nil {
+		return "", fmt.Errorf("dump dom of %s: chromium: %w\n%s", redactURL(url), err, lastLines(output, 15))
+	}
+	return output, nil
+}
+
+// chromium runs headless Chromium with args and returns its output.
+func chromium(ctx context.Context, args ...string) (string, error) {
+	if err := requireRoot(); err != nil {
+		return "", err
+	}
 	profile, err := os.MkdirTemp("", "pggraph-chromium-")
 	if err != nil {
-		return fmt.Errorf("screenshot: %w", err)
+		return "", err
 	}
 	defer os.RemoveAll(profile)
-	_ = os.Remove(out)
-
 	ctx, cancel := context.WithTimeout(ctx, screenshotTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, chromiumBin,
+	cmd := exec.CommandContext(ctx, chromiumBin, append([]string{
 		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--hide-scrollbars", "--user-data-dir="+profile, "--window-size=1200,900",
-		"--screenshot="+out, url)
+		"--hide-scrollbars", "--user-data-dir=" + profile, "--window-size=1200,900"}, args...)...)
 	cmd.Dir = profile
 	cmd.Env = []string{"PATH=/usr/bin:/bin", "HOME=" + profile, "LANG=C.UTF-8"}
 	var output bytes.Buffer
@@ -66,18 +92,7 @@ func Screenshot(ctx context.Context, url, out string) error {
 	if cmd.Process != nil {
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
-	what := "screenshot " + redactURL(url)
-	if err != nil {
-		return fmt.Errorf("%s: chromium: %w\n%s", what, err, lastLines(output.String(), 15))
-	}
-	st, err := os.Stat(out)
-	if err != nil || st.Size() == 0 {
-		if err == nil {
-			err = errors.New("empty file")
-		}
-		return fmt.Errorf("%s: no image written to %s: %v\n%s", what, out, err, lastLines(output.String(), 15))
-	}
-	return nil
+	return output.String(), err
 }
 
 // redactURL hides the password of a URL with credentials, for messages.
