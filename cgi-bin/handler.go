@@ -403,6 +403,13 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 	switch req.Kind {
 	case kindGraph:
 		body, ctype, herr = h.graph(ctx, src, req)
+	case pageQueries:
+		if req.CSV {
+			body, herr = h.queriesCSV(ctx, src, req)
+			ctype = "text/csv; charset=utf-8"
+			break
+		}
+		fallthrough
 	default:
 		body, herr = h.page(ctx, src, req, last, visitOf(r))
 		ctype = "text/html; charset=utf-8"
@@ -426,6 +433,9 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request, req request, ctyp
 	hd.Set("X-Content-Type-Options", "nosniff")
 	if req.Kind == kindGraph && req.CSV {
 		hd.Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.csv"`, req.Graph))
+	}
+	if req.Kind == pageQueries && req.CSV {
+		hd.Set("Content-Disposition", `attachment; filename="queries.csv"`)
 	}
 	if req.Kind != kindGraph {
 		hd.Set("Content-Security-Policy", csp)
@@ -491,7 +501,7 @@ func (h *handler) etag(req request, last time.Time, who visit) string {
 	fmt.Fprintf(sum, "%s\x00%d\x00%s\x00%s\x00%s\x00%d\x00%d\x00",
 		h.version, last.UnixNano(), h.site.Prefix, h.site.Title, h.site.WWWPath, h.site.MaxImages, h.site.Interval)
 	fmt.Fprintf(sum, "%s\x00%s\x00%s\x00%d\x00%s\x00%s\x00%t\x00%d\x00%d\x00%s\x00%s\x00%s",
-		req.Kind, req.DB, req.Table, req.Page, req.Sort, req.Graph, req.CSV, req.Width, req.Height, req.RangeName, req.From, req.To)
+		req.Kind, req.DB, req.Table+"\x00"+req.ID, req.Page, req.Sort, req.Graph, req.CSV, req.Width, req.Height, req.RangeName, req.From, req.To)
 	return `"` + hex.EncodeToString(sum.Sum(nil)[:12]) + `"`
 }
 

@@ -267,7 +267,7 @@ func newHandler(getenv func(string) string, path string, log *slog.Logger) (*han
 	// never uses again.
 	srv.Params += " default_query_exec_mode=exec"
 	samplesDB := cfg.Local.Database
-	groups := metric.Groups()
+	groups := metric.StoredGroups()
 	return &handler{
 		site: site{
 			Prefix: cfg.Local.Prefix, Title: cfg.Install.Title, WWWPath: cfg.Install.WWWPath,

@@ -103,7 +103,7 @@ type indexRow struct {
 // dbLinks are a database's links on the overview: its page (busiest
 // tables first) and its tables by size and by dead rows.
 type dbLinks struct {
-	Name, Href, BySize, ByDead string
+	Name, Href, BySize, ByDead, Queries string
 }
 
 // customRange is the form for an explicit from/to range.
@@ -149,6 +149,8 @@ type view struct {
 	HasIndex  bool
 	ShowIndex bool
 	Empty     string
+	// Queries pages (queries.go).
+	Queries *queriesView
 }
 
 // query builds base?k=v&… from key/value pairs in order, leaving out
@@ -319,6 +321,12 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		}
 	case pageTable:
 		here[1] = pageTable
+	case pageQueries, pageQuery:
+		here[1] = req.Kind
+		here = append(here, "id", req.ID)
+		if req.Kind == pageQueries && req.Sort != "total" {
+			here[7] = req.Sort
+		}
 	}
 	for _, name := range []string{graph.RangeDay, graph.RangeWeek, graph.RangeMonth, graph.RangeYear} {
 		v.Ranges = append(v.Ranges, link{
@@ -354,7 +362,8 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 			at := func(sort string) string {
 				return query(base, append([]string{"page", pageTables, "db", db, "sort", sort}, pageRange(req)...)...)
 			}
-			v.Databases = append(v.Databases, dbLinks{Name: db, Href: at(""), BySize: at(sortSize), ByDead: at(sortDead)})
+			v.Databases = append(v.Databases, dbLinks{Name: db, Href: at(""), BySize: at(sortSize), ByDead: at(sortDead),
+				Queries: query(base, append([]string{"page", pageQueries, "db", db}, pageRange(req)...)...)})
 		}
 		if len(dbs) == 0 {
 			v.Empty = "No database has samples yet: graphs appear after the second collection."
@@ -380,6 +389,10 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		v.ShowIndex = true
 		for _, x := range idx {
 			v.Indexes = append(v.Indexes, indexRow{Name: x.Name, Scans: count(x.Scans), Size: bytesText(x.Size), Bloat: bytesText(x.Bloat), Unused: x.Unused})
+		}
+	case pageQueries, pageQuery:
+		if herr := h.queriesPages(ctx, src, req, shown, overview, &v); herr != nil {
+			return nil, herr
 		}
 	}
 	tmpl, err := pageTemplate()

@@ -21,6 +21,8 @@ const (
 	pageTables   = "tables"   // ?page=tables&db=D: a database's graphs and tables
 	pageTable    = "table"    // ?page=table&db=D&table=T: a table's graphs and indexes
 	kindGraph    = "graph"    // ?graph=NAME…: one image, or its CSV
+	pageQueries  = "queries"  // ?page=queries&db=D: a database's statements (queries.go)
+	pageQuery    = "query"    // ?page=query&db=D&id=QUERYID: one statement (queries.go)
 )
 
 // Orders of the tables page (sort=), as graph.Tables takes them.
@@ -49,7 +51,8 @@ type request struct {
 	Page  int    // p=: page of the tables list, from 1 (pageTables)
 	Sort  string // sort=: sortBusiest, sortSize or sortDead (pageTables)
 	Graph string // graph=: a graph.Def's Name (kindGraph)
-	CSV   bool   // format=csv (kindGraph)
+	CSV   bool   // format=csv (kindGraph, pageQueries)
+	ID    string // id=: a statement's queryid in decimal (pageQuery)
 	// Width and Height are the image's size in pixels, 0 for the
 	// default (kindGraph).
 	Width, Height int
@@ -81,16 +84,17 @@ func notFound(format string, args ...any) *httpError {
 // params lists every accepted parameter and the request kinds that take
 // it; any other parameter is refused.
 var params = map[string][]string{
-	"page":   {pageOverview, pageTables, pageTable},
-	"db":     {pageTables, pageTable, kindGraph},
+	"page":   {pageOverview, pageTables, pageTable, pageQueries, pageQuery},
+	"db":     {pageTables, pageTable, kindGraph, pageQueries, pageQuery},
 	"table":  {pageTable, kindGraph},
+	"id":     {pageQuery},
 	"p":      {pageTables},
-	"sort":   {pageTables},
+	"sort":   {pageTables, pageQueries},
 	"graph":  {kindGraph},
-	"range":  {pageOverview, pageTables, pageTable, kindGraph},
-	"from":   {pageOverview, pageTables, pageTable, kindGraph},
-	"to":     {pageOverview, pageTables, pageTable, kindGraph},
-	"format": {kindGraph},
+	"range":  {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery},
+	"from":   {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery},
+	"to":     {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery},
+	"format": {kindGraph, pageQueries},
 	"width":  {kindGraph},
 	"height": {kindGraph},
 }
@@ -140,10 +144,10 @@ func parseRequest(rawQuery string, now time.Time) (request, *httpError) {
 		req.Kind = kindGraph
 	case !hasPage || page == pageOverview:
 		req.Kind = pageOverview
-	case page == pageTables || page == pageTable:
+	case page == pageTables || page == pageTable || page == pageQueries || page == pageQuery:
 		req.Kind = page
 	default:
-		return req, badRequest("unknown page %s (overview, tables or table)", quoteValue(page))
+		return req, badRequest("unknown page %s (overview, tables, table, queries or query)", quoteValue(page))
 	}
 	for _, k := range slices.Sorted(maps.Keys(one)) {
 		if !takes(params[k], req.Kind) {
@@ -175,6 +179,10 @@ func parseRequest(rawQuery string, now time.Time) (request, *httpError) {
 		if req.DB == "" || req.Table == "" {
 			return req, badRequest("page table needs db and table")
 		}
+	case pageQueries, pageQuery:
+		if herr := parseQueries(&req, one); herr != nil {
+			return req, herr
+		}
 	case kindGraph:
 		req.Graph = one["graph"]
 		def, ok := graph.Lookup(req.Graph)
@@ -190,7 +198,7 @@ func parseRequest(rawQuery string, now time.Time) (request, *httpError) {
 			if req.DB == "" || req.Table != "" {
 				return req, badRequest("graph %s needs db and no table", def.Name)
 			}
-		case graph.Table:
+		case graph.Table, graph.Statement:
 			if req.DB == "" || req.Table == "" {
 				return req, badRequest("graph %s needs db and table", def.Name)
 			}

@@ -44,6 +44,9 @@ type Reader struct {
 	Databases []string
 	// Now is the collector's clock; nil means time.Now.
 	Now func() time.Time
+	// Statements reads pg_stat_statements (metric.StatementRows and
+	// metric.StatementInfo) from the first database that has it.
+	Statements bool
 	// Logger gets warnings (a listed database that does not exist or
 	// refuses the login is skipped) and debug progress. Nil discards.
 	Logger *slog.Logger
@@ -99,6 +102,10 @@ func (r *Reader) Read(ctx context.Context) (*metric.Snapshot, error) {
 		}
 		snap.Rows[q.group.Name] = rows
 	}
+	var stmts statementRead
+	if r.Statements {
+		stmts.try(ctx, first, firstName, snap.Version)
+	}
 
 	// Database groups: one connection per database, a few at once; the
 	// first connection is reused for its own database.
@@ -130,6 +137,9 @@ func (r *Reader) Read(ctx context.Context) (*metric.Snapshot, error) {
 				conn = c
 			}
 			got, err := readDatabase(ctx, conn, r.Groups, snap.Version, db.oid)
+			if err == nil && r.Statements && db.name != firstName {
+				stmts.try(ctx, conn, db.name, snap.Version)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
@@ -149,6 +159,14 @@ func (r *Reader) Read(ctx context.Context) (*metric.Snapshot, error) {
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	switch {
+	case stmts.err != nil:
+		log.Warn("statements not collected", "error", stmts.err)
+	case stmts.done:
+		snap.Rows[metric.StatementRows] = stmts.rows
+		snap.Rows[metric.StatementInfo] = []metric.Row{stmts.info}
+		snap.Columns[metric.StatementRows] = columnNames(metric.StatementGroup())
 	}
 	return snap, nil
 }

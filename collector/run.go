@@ -123,10 +123,11 @@ func run(ctx context.Context, job Job, log *slog.Logger) (Result, error) {
 	}
 	defer unlock()
 
-	snap, err := read(ctx, job, log)
+	snap, tun, err := read(ctx, job, log)
 	if err != nil {
 		return fail(stepOf(err), err)
 	}
+	defer tun.Close()
 	objects := 0
 	for _, rows := range snap.Rows {
 		objects += len(rows)
@@ -142,8 +143,21 @@ func run(ctx context.Context, job Job, log *slog.Logger) (Result, error) {
 		return fail(StepStore, err)
 	}
 	samples := Deltas(job.Groups, prev, snap)
+	stx, statements := tx.(metric.StatementTx)
+	var stmts statementsOf
+	if statements {
+		if stmts, err = statementStep(ctx, job, stx, remote(tun, cfg.Remote), prev, snap); err != nil {
+			return fail(stepOf(err), err)
+		}
+		samples = append(samples, stmts.Samples...)
+	}
 	if err := tx.Write(ctx, snap, samples); err != nil {
 		return fail(StepStore, err)
+	}
+	if statements {
+		if err := stx.WriteStatements(ctx, stmts.Run); err != nil {
+			return fail(StepStore, err)
+		}
 	}
 	if err := tx.Maintain(ctx, cfg.PGGraph.Keep); err != nil {
 		return fail(StepStore, err)
@@ -170,10 +184,11 @@ func Test(ctx context.Context, job Job, check func(ctx context.Context, prefix s
 	prefix := job.Config.Local.Prefix
 	log := job.Logger.With(logging.Client, prefix)
 	started := job.Now()
-	snap, err := read(ctx, job, log)
+	snap, tun, err := read(ctx, job, log)
 	if err != nil {
 		return Result{Outcome: metric.Failed}, &Error{Client: prefix, Step: stepOf(err), Err: err}
 	}
+	tun.Close()
 	if err := check(ctx, prefix); err != nil {
 		return Result{Outcome: metric.Failed}, &Error{Client: prefix, Step: StepStore, Err: err}
 	}
@@ -205,23 +220,34 @@ func stepOf(err error) string {
 // that its SSH connection was lost.
 const tunnelSettle = 300 * time.Millisecond
 
-// read opens the tunnel and reads one snapshot through it.
-func read(ctx context.Context, job Job, log *slog.Logger) (*metric.Snapshot, error) {
+// read opens the tunnel and reads one snapshot through it. The tunnel
+// stays open for the statements' texts; the caller closes it.
+func read(ctx context.Context, job Job, log *slog.Logger) (*metric.Snapshot, *tunnel.Tunnel, error) {
 	cfg := job.Config
 	tc := tunnel.FromConfig(cfg, job.AgentSocket)
 	tc.Logger = log.With(logging.Step, StepTunnel)
 	tun, err := tunnel.Open(ctx, tc)
 	if err != nil {
-		return nil, &stepError{StepTunnel, err}
+		return nil, nil, &stepError{StepTunnel, err}
 	}
-	defer tun.Close()
+	snap, err := readThrough(ctx, job, log, tun)
+	if err != nil {
+		tun.Close()
+		return nil, nil, err
+	}
+	return snap, tun, nil
+}
 
+// readThrough reads one snapshot through an open tunnel.
+func readThrough(ctx context.Context, job Job, log *slog.Logger, tun *tunnel.Tunnel) (*metric.Snapshot, error) {
+	cfg := job.Config
 	r := Reader{
-		Remote:    remote(tun, cfg.Remote),
-		Groups:    job.Groups,
-		Databases: cfg.Remote.Databases,
-		Now:       job.Now,
-		Logger:    log.With(logging.Step, StepRemote),
+		Remote:     remote(tun, cfg.Remote),
+		Groups:     job.Groups,
+		Databases:  cfg.Remote.Databases,
+		Statements: cfg.Remote.Queries,
+		Now:        job.Now,
+		Logger:     log.With(logging.Step, StepRemote),
 	}
 	snap, err := r.Read(ctx)
 	if err != nil {

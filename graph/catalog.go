@@ -12,6 +12,7 @@ const (
 	UnitPercent      = "%"
 	UnitSeconds      = "seconds"
 	UnitMsPerSec     = "ms per second"
+	UnitMilliseconds = "ms"
 	// UnitAvgSessions draws counters of session time (seconds) per
 	// second: the average number of sessions in a state.
 	UnitAvgSessions = "sessions (average)"
@@ -38,6 +39,9 @@ type line struct {
 	// object, when set, draws only the objects of that name (of a
 	// server-wide group): one SLRU cache, say.
 	object string
+	// per, when set, makes the line column / per: an amount per event
+	// (time per call, say), both counters.
+	per string
 }
 
 // spec is one graph of the catalog: its public Def and where its lines
@@ -76,6 +80,12 @@ func hitRatio(label, hit, miss string) line {
 // of is a column of the objects named object, summed.
 func of(label, column, object string) line {
 	return line{label: label, column: column, over: overSum, object: object}
+}
+
+// perCall is a counter per another one (time per call), both summed
+// over the objects.
+func perCall(label, column, per string) line {
+	return line{label: label, column: column, per: per, over: overSum}
 }
 
 // highestShare is a Ratio gauge's highest value over the objects, in
@@ -275,7 +285,7 @@ func catalog() []spec {
 			highestShare("heap scanned", "scanned_ratio"),
 		}, absent: "No vacuum of this table was running at a collection in this range."},
 	)
-	return out
+	return append(out, statementGraphs()...)
 }
 
 // def is the spec's public description.

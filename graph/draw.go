@@ -265,6 +265,8 @@ func (d *Data) title() string {
 		return d.Def.Title + " — " + d.Query.DB
 	case Table:
 		return d.Def.Title + " — " + d.Query.Table + " in " + d.Query.DB
+	case Statement:
+		return d.Def.Title + " — statement " + d.Query.Table + " in " + d.Query.DB
 	}
 	return d.Def.Title
 }

@@ -26,6 +26,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/pggraph/pggraph/internal/store"
@@ -43,6 +44,10 @@ const (
 	Database
 	// Table graphs are about one table (they need db= and table=).
 	Table
+	// Statement graphs are about one statement of a database: every
+	// user and nesting level of one queryid (they need db= and table=,
+	// the queryid in decimal).
+	Statement
 )
 
 // Def is one named graph.
@@ -217,7 +222,7 @@ func Load(ctx context.Context, src Source, prefix string, q Query) (*Data, error
 	if sp.scope != Server {
 		sq.Database = q.DB
 	}
-	if sp.scope == Table {
+	if sp.scope == Table || sp.scope == Statement {
 		sq.Table = q.Table
 	}
 	// One read per object the lines name ("" for all of them), in the
@@ -249,6 +254,9 @@ func Load(ctx context.Context, src Source, prefix string, q Query) (*Data, error
 			if l.other != "" {
 				column(l.other, l.over == overMax)
 			}
+			if l.per != "" {
+				column(l.per, l.over == overMax)
+			}
 		}
 		rows, err := src.Series(ctx, oq)
 		if errors.Is(err, store.ErrNoObject) {
@@ -271,6 +279,8 @@ func Load(ctx context.Context, src Source, prefix string, q Query) (*Data, error
 				switch {
 				case l.other != "":
 					p.V, p.Min, p.Max = percentOf(r.Values[j], r.Values[index[l.other]]), math.NaN(), math.NaN()
+				case l.per != "":
+					p.V, p.Min, p.Max = perOne(r.Values[j], r.Values[index[l.per]]), math.NaN(), math.NaN()
 				case l.percent:
 					p.V, p.Min, p.Max = 100*p.V, 100*p.Min, 100*p.Max
 				}
@@ -306,6 +316,14 @@ func percentOf(hit, miss float64) float64 {
 	return 100 * hit / total
 }
 
+// perOne is v / n, NaN when n is not positive.
+func perOne(v, n float64) float64 {
+	if !(n > 0) {
+		return math.NaN()
+	}
+	return v / n
+}
+
 // check validates a Query and returns its graph's spec.
 func (q Query) check() (spec, error) {
 	bad := func(format string, args ...any) (spec, error) {
@@ -320,6 +338,11 @@ func (q Query) check() (spec, error) {
 	}
 	if sp.scope == Table && q.Table == "" {
 		return bad("needs a table (table=)")
+	}
+	if sp.scope == Statement {
+		if id, err := strconv.ParseInt(q.Table, 10, 64); err != nil || strconv.FormatInt(id, 10) != q.Table {
+			return bad("needs a statement's queryid (table=)")
+		}
 	}
 	w, h := q.size()
 	if w < minWidth || w > maxWidth || h < minHeight || h > maxHeight {

@@ -557,6 +557,13 @@ func TestCatalog(t *testing.T) {
 				}
 				continue
 			}
+			if l.per != "" {
+				per, ok := kind(s.group, l.per)
+				if !ok || !counter || !per || perSecond(s.unit) {
+					t.Errorf("graph %s line %s: an amount per event needs two counters and a unit not per second", s.name, l.label)
+				}
+				continue
+			}
 			if l.percent {
 				g, _ := metric.GroupByName(s.group)
 				i := slices.IndexFunc(g.Columns, func(c metric.Column) bool { return c.Name == l.column })
@@ -621,7 +628,7 @@ a lone point between gaps is always a dot.
 | graph | scope | title | unit | lines (CSV columns) | source |
 | --- | --- | --- | --- | --- | --- |
 `)
-	scopes := map[Scope]string{Server: "server", Database: "database", Table: "table"}
+	scopes := map[Scope]string{Server: "server", Database: "database", Table: "table", Statement: "statement"}
 	var notes []string
 	for _, s := range catalog() {
 		var lines, cols []string

@@ -118,7 +118,7 @@ func Run(ctx context.Context, opt Options) (*config.Config, error) {
 	}
 	if opt.Open == nil {
 		opt.Open = func(ctx context.Context, l config.Local) (Store, error) {
-			return store.Open(ctx, l, metric.Groups())
+			return store.Open(ctx, l, metric.StoredGroups())
 		}
 	}
 	if opt.CronFile == "" {

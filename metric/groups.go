@@ -73,9 +73,10 @@ func Groups() []Group {
 	}
 }
 
-// GroupByName returns the group named name, and false when there is none.
+// GroupByName returns the group named name of StoredGroups, and false
+// when there is none.
 func GroupByName(name string) (Group, bool) {
-	for _, g := range Groups() {
+	for _, g := range StoredGroups() {
 		if g.Name == name {
 			return g, true
 		}

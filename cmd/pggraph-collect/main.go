@@ -185,7 +185,7 @@ func (o *options) collect(ctx context.Context, path string) (string, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.PGGraph.Interval)
 	defer cancel()
 	groups := metric.Groups()
-	st, err := store.Open(ctx, cfg.Local, groups)
+	st, err := store.Open(ctx, cfg.Local, metric.StoredGroups())
 	if err != nil {
 		return prefix, &collector.Error{Client: prefix, Step: collector.StepStore, Err: err}
 	}

@@ -83,6 +83,12 @@ type Remote struct {
 	// holding a comma or a space. Nil or empty means every database that
 	// allows connections, "*" in the file.
 	Databases []string
+	// Queries says whether statement statistics are read from
+	// pg_stat_statements when the client has it (default true).
+	Queries bool
+	// QueryText says whether the statements' texts are stored (default
+	// true); false keeps only their queryid.
+	QueryText bool
 }
 
 // PGGraph is [pggraph]: collection and display.
@@ -104,6 +110,13 @@ type PGGraph struct {
 	// its log lines to (info level, or debug with -v); "" logs to stderr
 	// only.
 	LogFile string
+	// TopQueries is how many statements of each database a run stores
+	// by each measure (total time, calls, blocks read, temp blocks
+	// written), 1–1000 (default 100); the rest are summed into one row.
+	TopQueries int
+	// QueryTextMax is how many characters of a statement's text are
+	// kept, 100–100000 (default 4000).
+	QueryTextMax int
 }
 
 // SSH is [ssh]: the tunnel to the client's database host.
@@ -144,10 +157,10 @@ type SSH struct {
 func Default() *Config {
 	c := &Config{
 		Local:  Local{Database: "pggraph", Port: 5432, Host: "localhost", User: "pggraph"},
-		Remote: Remote{Host: "localhost", LocalPort: 7555},
+		Remote: Remote{Host: "localhost", LocalPort: 7555, Queries: true, QueryText: true},
 		PGGraph: PGGraph{
 			Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second,
-			Keep: metric.DefaultRetention(),
+			Keep: metric.DefaultRetention(), TopQueries: 100, QueryTextMax: 4000,
 		},
 		SSH: SSH{User: "cmd", Port: 22, BindPort: 5432, BindAddress: "localhost"},
 	}

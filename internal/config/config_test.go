@@ -108,8 +108,9 @@ func TestParseDesign(t *testing.T) {
 		Path:    abs,
 		Install: Install{Directory: "/var/www/pggraph/acme", WWWPath: "pggraph/acme", Title: "ACME Corporation"},
 		Local:   Local{Database: "pggraph", Prefix: "acme", Port: 5432, Host: "localhost", User: "pggraph"},
-		Remote:  Remote{User: "pggraph_mon", Host: "localhost", LocalPort: 7555},
-		PGGraph: PGGraph{Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second, Keep: metric.Retention{Raw: 35 * metric.Day, Hourly: 100 * metric.Day, Daily: 1825 * metric.Day}},
+		Remote:  Remote{User: "pggraph_mon", Host: "localhost", LocalPort: 7555, Queries: true, QueryText: true},
+		PGGraph: PGGraph{Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second, Keep: metric.Retention{Raw: 35 * metric.Day, Hourly: 100 * metric.Day, Daily: 1825 * metric.Day},
+			TopQueries: 100, QueryTextMax: 4000},
 		SSH: SSH{User: "cmd", Keyfile: "/home/pggraph/.ssh/id_ed25519", Server: "203.0.113.5", Port: 22,
 			BindPort: 5432, BindAddress: "localhost", KnownHosts: "/home/pggraph/.ssh/known_hosts"},
 	}
@@ -421,8 +422,9 @@ func TestWriteRoundTrip(t *testing.T) {
 		c := &Config{
 			Install: Install{Directory: "/srv/ö ü/acme", WWWPath: "a b/ç", Title: "Ünïcødé & Co ; \"Ltd\""},
 			Local:   Local{Database: "db;x", Prefix: "a_1", Port: 1, Host: "", User: "u#1", Password: ""},
-			Remote:  Remote{User: "mon", Password: "p", Host: "::1", LocalPort: 65535, Databases: []string{"db1", "my-db", "ü;#", `"q"`}},
-			PGGraph: PGGraph{Interval: 60 * time.Minute, MaxImages: 1000, Delay: 300 * time.Second, Keep: metric.Retention{Raw: 7 * metric.Day, Hourly: 90 * metric.Day, Daily: 3650 * metric.Day}, LogFile: "/var/log/pggraph/acme.log"},
+			Remote:  Remote{User: "mon", Password: "p", Host: "::1", LocalPort: 65535, Databases: []string{"db1", "my-db", "ü;#", `"q"`}, Queries: false, QueryText: true},
+			PGGraph: PGGraph{Interval: 60 * time.Minute, MaxImages: 1000, Delay: 300 * time.Second, Keep: metric.Retention{Raw: 7 * metric.Day, Hourly: 90 * metric.Day, Daily: 3650 * metric.Day}, LogFile: "/var/log/pggraph/acme.log",
+				TopQueries: 1000, QueryTextMax: 100},
 			SSH: SSH{User: "root", Password: "", Keyfile: "", Server: "bastion.example", Port: 2222, BindPort: 6432,
 				BindAddress: "10.0.0.5", TwinTunnel: true, SecondServer: "[::1]:2222", KnownHosts: "/k h"},
 		}
@@ -758,9 +760,10 @@ func TestDefault(t *testing.T) {
 	t.Setenv("HOME", "/home/op")
 	c := Default()
 	want := &Config{
-		Local:   Local{Database: "pggraph", Port: 5432, Host: "localhost", User: "pggraph"},
-		Remote:  Remote{Host: "localhost", LocalPort: 7555},
-		PGGraph: PGGraph{Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second, Keep: metric.Retention{Raw: 35 * metric.Day, Hourly: 100 * metric.Day, Daily: 1825 * metric.Day}},
+		Local:  Local{Database: "pggraph", Port: 5432, Host: "localhost", User: "pggraph"},
+		Remote: Remote{Host: "localhost", LocalPort: 7555, Queries: true, QueryText: true},
+		PGGraph: PGGraph{Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second, Keep: metric.Retention{Raw: 35 * metric.Day, Hourly: 100 * metric.Day, Daily: 1825 * metric.Day},
+			TopQueries: 100, QueryTextMax: 4000},
 		SSH: SSH{User: "cmd", Port: 22, BindPort: 5432, BindAddress: "localhost",
 			Keyfile: "/home/op/.ssh/id_ed25519", KnownHosts: "/home/op/.ssh/known_hosts"},
 	}

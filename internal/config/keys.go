@@ -117,6 +117,8 @@ func Keys() []Key {
 		{Section: "remote", Name: "databases", field: func(c *Config) any { return &c.Remote.Databases }, check: databases,
 			Prompt: "Which remote databases to graph?",
 			Help:   "The databases to read per-table statistics from, separated by commas or spaces; * means every database that allows connections."},
+		{Section: "remote", Name: "queries", field: func(c *Config) any { return &c.Remote.Queries }},
+		{Section: "remote", Name: "query_text", field: func(c *Config) any { return &c.Remote.QueryText }},
 
 		{Section: "pggraph", Name: "interval", field: func(c *Config) any { return &c.PGGraph.Interval }, unit: time.Minute, min: 1, max: 60,
 			Intro: "Some pggraph settings..", Prompt: "Shortest display interval, in minutes?",
@@ -130,6 +132,8 @@ func Keys() []Key {
 		{Section: "pggraph", Name: "keep_raw_days", field: func(c *Config) any { return &c.PGGraph.Keep.Raw }, unit: metric.Day, min: 1, max: 36500},
 		{Section: "pggraph", Name: "keep_hourly_days", field: func(c *Config) any { return &c.PGGraph.Keep.Hourly }, unit: metric.Day, min: 1, max: 36500},
 		{Section: "pggraph", Name: "keep_daily_days", field: func(c *Config) any { return &c.PGGraph.Keep.Daily }, unit: metric.Day, min: 1, max: 36500},
+		{Section: "pggraph", Name: "top_queries", field: func(c *Config) any { return &c.PGGraph.TopQueries }, min: 1, max: 1000},
+		{Section: "pggraph", Name: "query_text_max", field: func(c *Config) any { return &c.PGGraph.QueryTextMax }, min: 100, max: 100000},
 		path(Key{Section: "pggraph", Name: "log_file", field: func(c *Config) any { return &c.PGGraph.LogFile }}),
 
 		{Section: "ssh", Name: "user", field: func(c *Config) any { return &c.SSH.User }, check: func(c *Config, v string) string {

@@ -154,7 +154,7 @@ func (s *Store) Series(ctx context.Context, q SeriesQuery) ([]SeriesRow, error) 
 		}
 		switch {
 		case q.Table != "":
-			if err := s.tableExists(ctx, q.Prefix, oids, q.Table); err != nil {
+			if err := s.tableExists(ctx, q.Prefix, oids, objectGroupOfTable(g.Name), q.Table); err != nil {
 				return fail(err)
 			}
 			args = append(args, oids, q.Table)
@@ -336,12 +336,22 @@ func (s *Store) databaseOIDs(ctx context.Context, prefix, db string) ([]uint32, 
 	return oids, nil
 }
 
-// tableExists fails with ErrNoObject unless one of the databases has a
-// table object named table.
-func (s *Store) tableExists(ctx context.Context, prefix string, oids []uint32, table string) error {
+// objectGroupOfTable is the group whose objects a SeriesQuery's Table
+// names for a group: a statement's queryid for the statement group, a
+// table for every other.
+func objectGroupOfTable(group string) string {
+	if group == metric.StatementGroupName {
+		return group
+	}
+	return "table"
+}
+
+// tableExists fails with ErrNoObject unless one of the databases has an
+// object of group grp named table.
+func (s *Store) tableExists(ctx context.Context, prefix string, oids []uint32, grp, table string) error {
 	var ok bool
 	err := s.samples.QueryRow(ctx, `SELECT EXISTS (SELECT FROM `+ident(tables{prefix}.object())+
-		` WHERE grp = 'table' AND dbid = ANY($1) AND name = $2)`, oids, table).Scan(&ok)
+		` WHERE grp = $3 AND dbid = ANY($1) AND name = $2)`, oids, table, grp).Scan(&ok)
 	if err != nil {
 		return fmt.Errorf("look up table %q: %w", table, err)
 	}
@@ -614,7 +624,7 @@ func (s *Store) IndexStats(ctx context.Context, prefix, db, table string, res Re
 	if err != nil {
 		return fail(err)
 	}
-	if err := s.tableExists(ctx, prefix, oids, table); err != nil {
+	if err := s.tableExists(ctx, prefix, oids, "table", table); err != nil {
 		return fail(err)
 	}
 	t := tables{prefix}

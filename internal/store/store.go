@@ -298,8 +298,18 @@ func (s *Store) Lock(ctx context.Context, prefix string) (unlock func(), err err
 // Begin creates or completes the client's tables (EnsureClient, which
 // does nothing the second time in a Store) and starts the run's
 // transaction in the samples database.
+//
+// When the Store keeps statements (its groups include
+// metric.StatementGroup), the transaction is also a metric.StatementTx.
 func (s *Store) Begin(ctx context.Context, prefix string) (metric.Tx, error) {
-	return s.begin(ctx, prefix)
+	x, err := s.begin(ctx, prefix)
+	if err != nil {
+		return nil, err
+	}
+	if s.statements() {
+		return statementTx{x}, nil
+	}
+	return x, nil
 }
 
 func (s *Store) begin(ctx context.Context, prefix string) (*Tx, error) {

@@ -81,6 +81,9 @@ func (s *Store) tableDefs(t tables, lz4 bool) []tableDef {
 			tableDef{name: t.day(g.Name), what: "daily rollups of group " + g.Name, columns: roll, tail: pk, brin: true},
 		)
 	}
+	if s.statements() {
+		defs = append(defs, statementTableDefs(t)...)
+	}
 	return defs
 }
 
