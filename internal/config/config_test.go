@@ -112,6 +112,7 @@ func TestParseDesign(t *testing.T) {
 		PGGraph: PGGraph{Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second, Keep: metric.Retention{Raw: 35 * metric.Day, Hourly: 100 * metric.Day, Daily: 1825 * metric.Day}},
 		SSH: SSH{User: "cmd", Keyfile: "/home/pggraph/.ssh/id_ed25519", Server: "203.0.113.5", Port: 22,
 			BindPort: 5432, BindAddress: "localhost", KnownHosts: "/home/pggraph/.ssh/known_hosts"},
+		Alerts: Alerts{After: 2},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(design.ini) =\n%+v\nwant\n%+v", got, want)
@@ -425,6 +426,11 @@ func TestWriteRoundTrip(t *testing.T) {
 			PGGraph: PGGraph{Interval: 60 * time.Minute, MaxImages: 1000, Delay: 300 * time.Second, Keep: metric.Retention{Raw: 7 * metric.Day, Hourly: 90 * metric.Day, Daily: 3650 * metric.Day}, LogFile: "/var/log/pggraph/acme.log"},
 			SSH: SSH{User: "root", Password: "", Keyfile: "", Server: "bastion.example", Port: 2222, BindPort: 6432,
 				BindAddress: "10.0.0.5", TwinTunnel: true, SecondServer: "[::1]:2222", KnownHosts: "/k h"},
+			Alerts: Alerts{Mail: "ops@example.com,b@x.org", Command: "/usr/local/bin/page me", After: 100, Repeat: 10080 * time.Minute,
+				Levels: map[string]metric.Levels{
+					"connections_used":     {Warning: metric.Range{Max: 70, HasMax: true}, Critical: metric.Range{Min: 1.5, Max: 99, HasMin: true, HasMax: true}},
+					"database.numbackends": {Warning: metric.Range{Max: 100, HasMax: true}},
+				}},
 		}
 		roundTrip(t, c)
 	})
@@ -763,6 +769,7 @@ func TestDefault(t *testing.T) {
 		PGGraph: PGGraph{Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second, Keep: metric.Retention{Raw: 35 * metric.Day, Hourly: 100 * metric.Day, Daily: 1825 * metric.Day}},
 		SSH: SSH{User: "cmd", Port: 22, BindPort: 5432, BindAddress: "localhost",
 			Keyfile: "/home/op/.ssh/id_ed25519", KnownHosts: "/home/op/.ssh/known_hosts"},
+		Alerts: Alerts{After: 2},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)
