@@ -12,7 +12,8 @@
 // ROOT/*/config.ini, -jobs at once; one failing client never stops the
 // others. After each run it evaluates the client's alerts and delivers
 // their notifications (README, "Alerts"); -all then evaluates the stale
-// check of every client. -t tests config, tunnel, the client's server and the central
+// check of every client. Mail goes through $PGGRAPH_SENDMAIL, by default
+// /usr/sbin/sendmail. -t tests config, tunnel, the client's server and the central
 // database, and writes nothing.
 //
 // On success it prints nothing (cron mails any output), except that a
@@ -80,6 +81,7 @@ type options struct {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	o := &options{getenv: getenv, stdout: stdout, stderr: stderr, loaded: map[string]*config.Config{}}
+	o.alertOptions.Sender.Sendmail = getenv("PGGRAPH_SENDMAIL")
 	fs := flag.NewFlagSet("pggraph-collect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.test, "t", false, "test config, tunnel and both databases; write nothing")

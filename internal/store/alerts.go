@@ -63,10 +63,10 @@ const (
 
 // AlertChanges is what one evaluation writes, in one transaction.
 type AlertChanges struct {
-	Put     []AlertState // inserted or replaced
-	Delete  []AlertState // by Check and Object: back to OK
-	Events  []AlertEvent
-	Outbox  []Notification
+	Put    []AlertState // inserted or replaced
+	Delete []AlertState // by Check and Object: back to OK
+	Events []AlertEvent
+	Outbox []Notification
 }
 
 // AlertStates returns the client's alert_state rows, by check and object.
