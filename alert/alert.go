@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
+	"strings"
 	"strconv"
 	"time"
 
@@ -88,7 +89,9 @@ func AfterRun(ctx context.Context, st Store, cfg *config.Config, run Run, opt Op
 	failed := 0.0
 	detail := ""
 	if run.Err != nil {
-		failed, detail = 1, run.Err.Error()
+		// The collector's errors start with the client's name, which the
+		// message already gives.
+		failed, detail = 1, strings.TrimPrefix(run.Err.Error(), cfg.Local.Prefix+": ")
 	}
 	in := input(cfg, opt)
 	in.Values = map[string]Value{metric.CheckCollection: {V: failed, Detail: detail}}

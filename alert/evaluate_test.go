@@ -62,7 +62,7 @@ func TestEvaluateSequences(t *testing.T) {
 		}},
 		{name: "a failed run changes only collection", after: 1, steps: []step{
 			{v: 20 * gb, want: "CRITICAL slot.retained_bytes on slot s1 = 20 GB (critical :10 GB)"},
-			{failed: true, want: "CRITICAL collection failed (critical :0): tunnel: dial: refused"},
+			{failed: true, want: "CRITICAL collection failed: tunnel: dial: refused"},
 			{failed: true},
 			{v: 0, want: "RECOVERED collection ok (was CRITICAL) | RECOVERED slot.retained_bytes on slot s1 = 0 B (was CRITICAL)"},
 		}},

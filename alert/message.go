@@ -48,10 +48,11 @@ func Line(c metric.Check, levels metric.Levels, state metric.State, display stri
 	default:
 		b.WriteString(" = " + FormatValue(v.V, c.Unit))
 	}
-	switch state {
-	case metric.StateCritical:
+	switch {
+	case c.Name == metric.CheckCollection:
+	case state == metric.StateCritical:
 		b.WriteString(" (critical " + FormatRange(levels.Critical, c.Unit) + ")")
-	case metric.StateWarning:
+	case state == metric.StateWarning:
 		b.WriteString(" (warning " + FormatRange(levels.Warning, c.Unit) + ")")
 	}
 	if v.Detail != "" && state != metric.StateOK {
