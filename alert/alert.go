@@ -18,8 +18,8 @@ import (
 	"fmt"
 	"math"
 	"path/filepath"
-	"strings"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pggraph/pggraph/internal/config"
