@@ -357,3 +357,45 @@ func TestAlertHostileNames(t *testing.T) {
 		t.Errorf("exim was asked to deliver to someone@example.com")
 	}
 }
+
+// TestAlertStale: a client whose collections stopped goes stale within
+// three intervals, raised by another client's pggraph-collect -all (as by
+// pggraph-admin alerts check), once.
+func TestAlertStale(t *testing.T) {
+	r := env(t)
+	box := newMailbox(t)
+	root := t.TempDir()
+	clientConfig(t, r, root, "stalebusy", func(c *config.Config) { c.Remote.Databases = []string{"postgres"} })
+	stopped := clientConfig(t, r, t.TempDir(), "stalestop", func(c *config.Config) {
+		c.Remote.Databases = []string{"postgres"}
+		c.Alerts.Mail = box.addr()
+	})
+	mustCollect(t, stopped)
+	conn, err := pgx.Connect(t.Context(), r.Central.ConnString("pggraph_clients"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	// Its install directory, and a last success 29 minutes ago: under
+	// three intervals of 10 minutes.
+	if _, err := conn.Exec(t.Context(), `UPDATE clients SET directory = $1, last_ok = now() - interval '29 minutes' WHERE prefix = 'stalestop'`, filepath.Dir(stopped)); err != nil {
+		t.Fatal(err)
+	}
+	collectEnv(t, nil, "-all", root)
+	box.expect(t, 0)
+	if _, err := conn.Exec(t.Context(), `UPDATE clients SET last_ok = now() - interval '31 minutes' WHERE prefix = 'stalestop'`); err != nil {
+		t.Fatal(err)
+	}
+	collectEnv(t, nil, "-all", root)
+	collectEnv(t, nil, "-all", root)
+	subjects := box.expect(t, 1)
+	if !strings.HasPrefix(subjects[0], "[pggraph] stalestop: CRITICAL stale = 3.1 intervals (critical :3.0 intervals): last successful run ") {
+		t.Errorf("subject %q", subjects[0])
+	}
+	mustCollect(t, stopped)
+	collectEnv(t, nil, "-all", root)
+	subjects = box.expect(t, 2)
+	if !strings.HasPrefix(subjects[1], "[pggraph] stalestop: RECOVERED stale = 0.0 intervals (was CRITICAL)") {
+		t.Errorf("subject %q", subjects[1])
+	}
+}
