@@ -16,7 +16,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"math"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -258,12 +260,17 @@ func StaleAll(ctx context.Context, st Clients, load func(c store.Client) (*confi
 }
 
 // InstalledConfig loads the config.ini of a client's install directory;
-// a client without one (never installed) is skipped.
+// a client without one (never installed, or its directory removed) is
+// skipped.
 func InstalledConfig(c store.Client) (*config.Config, error) {
 	if c.Directory == "" {
 		return nil, nil
 	}
-	cfg, err := config.Load(filepath.Join(c.Directory, "config.ini"))
+	path := filepath.Join(c.Directory, "config.ini")
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: stale: %w", c.Prefix, err)
 	}
