@@ -126,6 +126,7 @@ type view struct {
 	Custom    customRange
 	RangeText string
 	Updated   string
+	Alerts    []alertLink // active alerts, worst first
 	// Since links to the span of all the client's data ("" Href when it
 	// has none); Young says the page opened on it rather than on the
 	// default range.
@@ -309,6 +310,7 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 	v.Young = young
 	v.RangeText = rangeText(shown.Range)
 	overview := link{Text: "Overview", Href: query(base, pageRange(req)...)}
+	v.Alerts = h.banner(ctx, src, base, pageRange(req))
 
 	// Range links keep the page, its database, table and order; a new
 	// range starts the tables list over.

@@ -66,6 +66,9 @@ type Result struct {
 	Samples  int           // sample rows written
 	Objects  int           // objects in the snapshot
 	Duration time.Duration // the whole run
+	// Data are the samples written, for the alerts; nil unless Outcome is
+	// metric.OK.
+	Data []metric.Sample
 }
 
 func (j *Job) setDefaults() {
@@ -166,8 +169,9 @@ func run(ctx context.Context, job Job, log *slog.Logger) (Result, error) {
 		return fail(StepStore, err)
 	}
 
-	res := Result{Outcome: metric.OK, Samples: len(samples), Objects: objects}
+	res := Result{Outcome: metric.OK, Samples: len(samples), Objects: objects, Data: samples}
 	if prev == nil {
+		res.Data = nil
 		res.Outcome = metric.Primed
 		log.Info("primed: first snapshot saved; graphs appear after the next run", logging.Step, StepStore, "objects", objects)
 	} else {

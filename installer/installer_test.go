@@ -650,6 +650,7 @@ func TestQuestionOrder(t *testing.T) {
 		"Now for the SSH configuration for the PG tunnel.", "SSH User?", "SSH Password?", "Authentication keyfile?",
 		"Remote server?", "Port to SSH to?", "Bind to what port?", "Bind to which remote address?",
 		"Use a twin tunnel mechanism?", "Address for 2nd server?",
+		"Alerts: who is told when a check of this client changes state.", "Alert mail addresses?", "Alert command?",
 	}
 	var got []string
 	for _, q := range newSession(Options{}).qs {

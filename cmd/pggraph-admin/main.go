@@ -12,6 +12,9 @@
 //	pggraph-admin user del [-config FILE] USER
 //	pggraph-admin user list [-config FILE] [CLIENT]
 //	pggraph-admin user import [-config FILE] CLIENT FILE
+//	pggraph-admin alerts [-config FILE] [CLIENT]
+//	pggraph-admin alerts check [-config FILE]
+//	pggraph-admin alerts test [-config FILE] CLIENT
 //
 // It reaches the central PostgreSQL like psql does: PGHOST, PGPORT,
 // PGUSER, PGPASSWORD (and the other libpq variables) and ~/.pgpass, or
@@ -52,6 +55,15 @@
 // names, and users of another client; the rest is imported in one
 // transaction, and it exits 1 when any line was refused.
 //
+// alerts lists the alerts that are not OK, of every client or of CLIENT,
+// worst first. alerts check evaluates the stale check of every client
+// (each with the config.ini of its install directory) and sends its
+// notifications: run it from cron where each client has a cron line of
+// its own (deploy/cron/pggraph); pggraph-collect -all does it
+// itself. alerts test sends a test message through the client's [alerts]
+// mail and command at once. A client named check or test is listed with
+// alerts -config … CLIENT's positional form only.
+//
 // Exit codes: 0 success; 1 a database step failed; 2 bad usage or
 // config.ini. Every failure is one line on stderr:
 // pggraph-admin: <subcommand>: <cause>.
@@ -91,6 +103,9 @@ const usage = `usage:
   pggraph-admin user del [-config FILE] USER
   pggraph-admin user list [-config FILE] [CLIENT]
   pggraph-admin user import [-config FILE] CLIENT FILE
+  pggraph-admin alerts [-config FILE] [CLIENT]
+  pggraph-admin alerts check [-config FILE]
+  pggraph-admin alerts test [-config FILE] CLIENT
 Without -config, the server is reached like psql: PGHOST, PGPORT, PGUSER,
 PGPASSWORD, ~/.pgpass. On Debian: sudo -u postgres pggraph-admin …`
 
@@ -123,6 +138,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		"user del":      &userDelCommand{streams: s, user: user},
 		"user list":     &userListCommand{streams: s, user: user},
 		"user import":   &userImportCommand{streams: s, user: user},
+		"alerts":        &alertsCommand{streams: s, conn: conn},
+		"alerts check":  &alertsCheckCommand{streams: s, conn: conn},
+		"alerts test":   &alertsTestCommand{streams: s, conn: conn},
 	}
 	if len(args) == 0 {
 		fmt.Fprintln(stderr, usage)
@@ -139,6 +157,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			fmt.Fprintln(stderr, usage)
 			return cli.Usage(fmt.Errorf("%s: want %s", name, want))
 		}
+		name, rest = name+" "+rest[0], rest[1:]
+	}
+	if name == "alerts" && len(rest) > 0 && (rest[0] == "check" || rest[0] == "test") {
 		name, rest = name+" "+rest[0], rest[1:]
 	}
 	cmd, ok := commands[name]

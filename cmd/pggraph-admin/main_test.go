@@ -137,6 +137,7 @@ func TestSetup(t *testing.T) {
 		"database pggraph_users: created (owner pggraph)",
 		"pggraph: applied 0001_init (version 1)",
 		"pggraph_clients: applied 0001_init (version 1)",
+		"pggraph_clients: applied 0002_alerts (version 2)",
 		"pggraph_users: applied 0001_init (version 1)",
 		`set passwords in psql: \password pggraph, \password pggraph_web`,
 		"  (or ALTER ROLE … PASSWORD, or use peer authentication and ~/.pgpass)",
@@ -160,7 +161,7 @@ func TestSetup(t *testing.T) {
 		"database pggraph_clients: exists",
 		"database pggraph_users: exists",
 		"pggraph: up to date (version 1)",
-		"pggraph_clients: up to date (version 1)",
+		"pggraph_clients: up to date (version 2)",
 		"pggraph_users: up to date (version 1)",
 		"nothing to do",
 	}

@@ -10,7 +10,10 @@
 // in the central database, in one transaction. The first run of a client
 // only primes: graphs appear after the next one. -all collects every
 // ROOT/*/config.ini, -jobs at once; one failing client never stops the
-// others. -t tests config, tunnel, the client's server and the central
+// others. After each run it evaluates the client's alerts and delivers
+// their notifications (README, "Alerts"); -all then evaluates the stale
+// check of every client. Mail goes through $PGGRAPH_SENDMAIL, by default
+// /usr/sbin/sendmail. -t tests config, tunnel, the client's server and the central
 // database, and writes nothing.
 //
 // On success it prints nothing (cron mails any output), except that a
@@ -43,6 +46,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pggraph/pggraph/alert"
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
@@ -71,10 +75,13 @@ type options struct {
 	getenv               func(string) string
 	stdout, stderr       io.Writer
 	out                  sync.Mutex // serialises lines on stdout and stderr
+	alertOptions         alert.Options
+	loaded               map[string]*config.Config // by prefix, under out
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	o := &options{getenv: getenv, stdout: stdout, stderr: stderr}
+	o := &options{getenv: getenv, stdout: stdout, stderr: stderr, loaded: map[string]*config.Config{}}
+	o.alertOptions.Sender.Sendmail = getenv("PGGRAPH_SENDMAIL")
 	fs := flag.NewFlagSet("pggraph-collect", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.BoolVar(&o.test, "t", false, "test config, tunnel and both databases; write nothing")
@@ -123,6 +130,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		})
 	}
 	wg.Wait()
+	if o.all != "" && !o.test {
+		o.stale(ctx, o.loaded)
+	}
 
 	var failed []string
 	for i, err := range errs {
@@ -172,6 +182,9 @@ func (o *options) collect(ctx context.Context, path string) (string, error) {
 		return path, cli.Usage(fmt.Errorf("%s: config: %w", path, err))
 	}
 	prefix := cfg.Local.Prefix
+	o.out.Lock()
+	o.loaded[prefix] = cfg
+	o.out.Unlock()
 	log, closeLog, err := o.logger(cfg)
 	if err != nil {
 		return prefix, &collector.Error{Client: prefix, Step: "log", Err: err}
@@ -204,6 +217,10 @@ func (o *options) collect(ctx context.Context, path string) (string, error) {
 		return prefix, nil
 	}
 	res, err := collector.Run(ctx, job)
+	var ce *collector.Error
+	if !errors.As(err, &ce) || ce.Step != collector.StepLock {
+		o.alerts(ctx, st, cfg, log, alert.Run{Err: err, Groups: groups, Samples: res.Data})
+	}
 	if err != nil {
 		return prefix, err
 	}

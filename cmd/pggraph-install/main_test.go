@@ -269,6 +269,8 @@ func TestTerminal(t *testing.T) {
 	x.answer("Bind to what port?", strconv.Itoa(r.PG.Port))
 	x.answer("Bind to which remote address?", "127.0.0.1")
 	x.answer("Use a twin tunnel mechanism?", "")
+	x.answer("Alert mail addresses?", "")
+	x.answer("Alert command?", "")
 	x.answer("Test the tunnel now?", "y")
 
 	deadline := time.Now().Add(30 * time.Second)

@@ -33,6 +33,7 @@ type Config struct {
 	Remote  Remote
 	PGGraph PGGraph
 	SSH     SSH
+	Alerts  Alerts
 	// Warnings are non-fatal findings of Parse and Load, one line each,
 	// such as a deprecated [ssh] password or a config.ini that others can
 	// read. Nil when there are none; Write ignores them.
@@ -162,7 +163,8 @@ func Default() *Config {
 			Interval: 10 * time.Minute, MaxImages: 10, Delay: 7 * time.Second,
 			Keep: metric.DefaultRetention(), TopQueries: 100, QueryTextMax: 4000,
 		},
-		SSH: SSH{User: "cmd", Port: 22, BindPort: 5432, BindAddress: "localhost"},
+		SSH:    SSH{User: "cmd", Port: 22, BindPort: 5432, BindAddress: "localhost"},
+		Alerts: Alerts{After: 2},
 	}
 	if home, err := os.UserHomeDir(); err == nil {
 		c.SSH.Keyfile = filepath.Join(home, ".ssh", "id_ed25519")

@@ -113,6 +113,7 @@ func TestParseDesign(t *testing.T) {
 			TopQueries: 100, QueryTextMax: 4000},
 		SSH: SSH{User: "cmd", Keyfile: "/home/pggraph/.ssh/id_ed25519", Server: "203.0.113.5", Port: 22,
 			BindPort: 5432, BindAddress: "localhost", KnownHosts: "/home/pggraph/.ssh/known_hosts"},
+		Alerts: Alerts{After: 2},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("Load(design.ini) =\n%+v\nwant\n%+v", got, want)
@@ -427,6 +428,11 @@ func TestWriteRoundTrip(t *testing.T) {
 				TopQueries: 1000, QueryTextMax: 100},
 			SSH: SSH{User: "root", Password: "", Keyfile: "", Server: "bastion.example", Port: 2222, BindPort: 6432,
 				BindAddress: "10.0.0.5", TwinTunnel: true, SecondServer: "[::1]:2222", KnownHosts: "/k h"},
+			Alerts: Alerts{Mail: "ops@example.com,b@x.org", Command: "/usr/local/bin/page me", After: 100, Repeat: 10080 * time.Minute,
+				Levels: map[string]metric.Levels{
+					"connections_used":     {Warning: metric.Range{Max: 70, HasMax: true}, Critical: metric.Range{Min: 1.5, Max: 99, HasMin: true, HasMax: true}},
+					"database.numbackends": {Warning: metric.Range{Max: 100, HasMax: true}},
+				}},
 		}
 		roundTrip(t, c)
 	})
@@ -766,6 +772,7 @@ func TestDefault(t *testing.T) {
 			TopQueries: 100, QueryTextMax: 4000},
 		SSH: SSH{User: "cmd", Port: 22, BindPort: 5432, BindAddress: "localhost",
 			Keyfile: "/home/op/.ssh/id_ed25519", KnownHosts: "/home/op/.ssh/known_hosts"},
+		Alerts: Alerts{After: 2},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Default() =\n%+v\nwant\n%+v", c, want)

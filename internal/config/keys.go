@@ -37,7 +37,7 @@ type Key struct {
 	Hook Hook
 
 	// field returns a pointer to the Config field: *string, *Secret, *int,
-	// *bool, *[]string or *time.Duration.
+	// *bool, *[]string or *time.Duration, or a *levelsField.
 	field func(*Config) any
 	// unit is the unit of a *time.Duration in the file.
 	unit time.Duration
@@ -49,6 +49,9 @@ type Key struct {
 	// check returns what is wrong with v, the value as in the file, given
 	// the rest of c, or "". Nil accepts any value.
 	check func(c *Config, v string) string
+	// optional keys are written only when their value is not the default
+	// (the per-check keys of [alerts]: hundreds of them).
+	optional bool
 }
 
 // Hook names a step of pggraph-install tied to one key: a check that
@@ -72,7 +75,7 @@ const (
 func Keys() []Key {
 	const maxPort = 65535
 	path := func(k Key) Key { k.tidy, k.check = ExpandHome, absoluteIfSet; return k }
-	return []Key{
+	return append([]Key{
 		{Section: "install", Name: "directory", Hook: NewDirectory, field: func(c *Config) any { return &c.Install.Directory }, tidy: cleanPath, check: cleanAbsolute,
 			Prompt: "Installation directory?",
 			Help:   "The new directory for this client's pages, e.g. /var/www/pggraph/acme. It must not exist yet; its parent must."},
@@ -186,7 +189,7 @@ func Keys() []Key {
 			}
 			return absoluteIfSet(c, v)
 		}},
-	}
+	}, alertKeys()...)
 }
 
 // lookup finds a key of ks by section and name.
@@ -235,6 +238,8 @@ func (k Key) Get(c *Config) string {
 			return "*"
 		}
 		return strings.Join(*p, ",")
+	case *levelsField:
+		return p.get()
 	}
 	panic("config: key " + k.Name + " has an unsupported field type")
 }
@@ -278,6 +283,10 @@ func (k Key) Set(c *Config, v string) error {
 		}
 	case *[]string:
 		*p = splitDatabases(v)
+	case *levelsField:
+		if err := p.set(v); err != nil {
+			return k.FieldError(c.Path, v, err.Error())
+		}
 	}
 	return nil
 }

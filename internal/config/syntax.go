@@ -178,16 +178,22 @@ func format(c *Config) []byte {
 	var b bytes.Buffer
 	b.WriteString("; " + header + "\n")
 	ks := Keys()
+	def := Default()
 	for i := 0; i < len(ks); {
 		j, width := i, 0
 		for ; j < len(ks) && ks[j].Section == ks[i].Section; j++ {
-			width = max(width, len(ks[j].Name))
+			if !ks[j].optional || ks[j].Get(c) != ks[j].Get(def) {
+				width = max(width, len(ks[j].Name))
+			}
 		}
 		if i > 0 {
 			b.WriteString("\n")
 		}
 		b.WriteString("[" + ks[i].Section + "]\n")
 		for _, k := range ks[i:j] {
+			if k.optional && k.Get(c) == k.Get(def) {
+				continue
+			}
 			fmt.Fprintf(&b, "%-*s = %s\n", width, k.Name, writeValue(k.Get(c)))
 		}
 		i = j

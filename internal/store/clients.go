@@ -31,6 +31,9 @@ type Client struct {
 	LastOutcome  metric.Outcome
 	LastError    string
 	LastSamples  int
+	// LastOK is the start of the last successful run (ok or primed);
+	// zero before the first.
+	LastOK time.Time
 }
 
 // RegisterClient inserts or updates the client's row: title, directory
@@ -73,7 +76,8 @@ func (s *Store) ListClients(ctx context.Context) ([]Client, error) {
 	}
 	rows, err := conn.Query(ctx, `
 SELECT prefix, title, coalesce(directory, ''), coalesce(www_path, ''), created,
-       last_run, coalesce(last_duration_ms, 0), coalesce(last_outcome, ''), coalesce(last_error, ''), coalesce(last_samples, 0)
+       last_run, coalesce(last_duration_ms, 0), coalesce(last_outcome, ''), coalesce(last_error, ''), coalesce(last_samples, 0),
+       last_ok
 FROM clients ORDER BY prefix`)
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
@@ -83,16 +87,20 @@ FROM clients ORDER BY prefix`)
 		var (
 			c       Client
 			lastRun *time.Time
+			lastOK  *time.Time
 			ms      int64
 			outcome string
 		)
 		if err := rows.Scan(&c.Prefix, &c.Title, &c.Directory, &c.WWWPath, &c.Created,
-			&lastRun, &ms, &outcome, &c.LastError, &c.LastSamples); err != nil {
+			&lastRun, &ms, &outcome, &c.LastError, &c.LastSamples, &lastOK); err != nil {
 			rows.Close()
 			return nil, fmt.Errorf("list clients: %w", err)
 		}
 		if lastRun != nil {
 			c.LastRun = *lastRun
+		}
+		if lastOK != nil {
+			c.LastOK = *lastOK
 		}
 		c.LastDuration = time.Duration(ms) * time.Millisecond
 		c.LastOutcome = metric.Outcome(outcome)

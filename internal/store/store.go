@@ -326,7 +326,8 @@ func (s *Store) begin(ctx context.Context, prefix string) (*Tx, error) {
 }
 
 // RecordRun writes run into the client's row of pggraph_clients.clients
-// (last_run, last_duration_ms, last_outcome, last_error, last_samples),
+// (last_run, last_duration_ms, last_outcome, last_error, last_samples, and
+// last_ok unless the run failed),
 // outside any run transaction. A client the installer never registered (a
 // hand-written config.ini) gets a minimal row: title = prefix, no
 // directory or www_path; the installer fills them in later.
@@ -346,14 +347,15 @@ func (s *Store) RecordRun(ctx context.Context, prefix string, run metric.RunReco
 		return fmt.Errorf("record run in clients row %s: %w", prefix, err)
 	}
 	_, err = conn.Exec(ctx, `
-INSERT INTO clients AS c (prefix, title, last_run, last_duration_ms, last_outcome, last_error, last_samples)
-VALUES ($1, $1, $2, $3, $4, $5, $6)
+INSERT INTO clients AS c (prefix, title, last_run, last_duration_ms, last_outcome, last_error, last_samples, last_ok)
+VALUES ($1, $1, $2, $3, $4, $5, $6, CASE WHEN $4::text = 'failed' THEN NULL ELSE $2::timestamptz END)
 ON CONFLICT (prefix) DO UPDATE SET
 	last_run = EXCLUDED.last_run,
 	last_duration_ms = EXCLUDED.last_duration_ms,
 	last_outcome = EXCLUDED.last_outcome,
 	last_error = EXCLUDED.last_error,
-	last_samples = EXCLUDED.last_samples`,
+	last_samples = EXCLUDED.last_samples,
+	last_ok = coalesce(EXCLUDED.last_ok, c.last_ok)`,
 		prefix, nullTime(run.Started), run.Duration.Milliseconds(), string(run.Outcome), lastErr, run.Samples)
 	if err != nil {
 		return fmt.Errorf("record run in clients row %s: %w", prefix, err)

@@ -84,6 +84,7 @@ func TestSetup(t *testing.T) {
 		"database pggraph_users: created (owner pggraph)",
 		"pggraph: applied 0001_init (version 1)",
 		"pggraph_clients: applied 0001_init (version 1)",
+		"pggraph_clients: applied 0002_alerts (version 2)",
 		"pggraph_users: applied 0001_init (version 1)",
 	} {
 		if !slices.Contains(first, want) {
@@ -124,7 +125,7 @@ func TestSetup(t *testing.T) {
 		"database pggraph_clients: exists",
 		"database pggraph_users: exists",
 		"pggraph: up to date (version 1)",
-		"pggraph_clients: up to date (version 1)",
+		"pggraph_clients: up to date (version 2)",
 		"pggraph_users: up to date (version 1)",
 		"nothing to do",
 	}
