@@ -1,6 +1,7 @@
 package metric
 
 import (
+	"fmt"
 	"math"
 	"strings"
 	"testing"
@@ -177,5 +178,55 @@ func TestCheckValue(t *testing.T) {
 		if got := inactive.Value(slot, []bool{false}, &Sample{Values: []float64{tt.active}}); got != tt.want {
 			t.Errorf("slot_inactive(active=%v) = %v, want %v", tt.active, got, tt.want)
 		}
+	}
+}
+
+// TestDefaultStates puts samples of the real groups through the named
+// checks' default levels: the state each value gets.
+func TestDefaultStates(t *testing.T) {
+	cs := Checks()
+	tests := []struct {
+		check  string
+		values map[string]float64 // the group's columns; the rest NULL
+		want   State
+	}{
+		{"sequence_used", map[string]float64{"used_ratio": 0.8}, StateOK},
+		{"sequence_used", map[string]float64{"used_ratio": 0.9}, StateWarning},
+		{"sequence_used", map[string]float64{"used_ratio": 0.96}, StateCritical},
+		{"table_bloat", map[string]float64{"bloat_bytes": 512 << 20}, StateOK},
+		{"table_bloat", map[string]float64{"bloat_bytes": 2 << 30}, StateWarning},
+		{"table_bloat", map[string]float64{"bloat_bytes": 6 << 30}, StateCritical},
+		{"subscription_errors", map[string]float64{"apply_error_count": 0, "sync_error_count": 0}, StateOK},
+		{"subscription_errors", map[string]float64{"apply_error_count": 1, "sync_error_count": 0}, StateWarning},
+		{"wal_receiver_silence", map[string]float64{"last_message_age": 30}, StateOK},
+		{"wal_receiver_silence", map[string]float64{"last_message_age": 300}, StateWarning},
+		{"wal_receiver_silence", map[string]float64{"last_message_age": 900}, StateCritical},
+		{"connections_used", map[string]float64{"client_backends": 90, "max_connections": 100}, StateWarning},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprintf("%s %v", tt.check, tt.values), func(t *testing.T) {
+			c, ok := LookupCheck(cs, tt.check)
+			if !ok {
+				t.Fatalf("no check %s", tt.check)
+			}
+			g, ok := GroupByName(c.Group)
+			if !ok {
+				t.Fatalf("no group %s", c.Group)
+			}
+			var cols []string
+			var counters []bool
+			s := &Sample{Seconds: 600}
+			for _, col := range g.Columns {
+				cols, counters = append(cols, col.Name), append(counters, col.Kind == Counter)
+				v, ok := tt.values[col.Name]
+				if !ok {
+					v = math.NaN()
+				}
+				s.Values = append(s.Values, v)
+			}
+			if got := c.Default.Classify(c.Value(cols, counters, s)); got != tt.want {
+				t.Errorf("%s = %v: %v, want %v", tt.check, c.Value(cols, counters, s), got, tt.want)
+			}
+		})
 	}
 }
