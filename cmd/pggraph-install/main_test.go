@@ -444,7 +444,10 @@ func overviewServesPNGs(t *testing.T, r *rig.Rig, root, cgi, script string) {
 		cmd := exec.Command(script)
 		cmd.Env = []string{"GATEWAY_INTERFACE=CGI/1.1", "REQUEST_METHOD=GET", "SERVER_PROTOCOL=HTTP/1.1", "HTTP_HOST=127.0.0.1",
 			"SCRIPT_FILENAME=" + script, "SCRIPT_NAME=/pggraph/acme2/index.cgi", "REQUEST_URI=/pggraph/acme2/index.cgi?" + query,
-			"QUERY_STRING=" + query, "REMOTE_ADDR=127.0.0.1", "PGPASSFILE=" + pgpass, "PATH=/usr/bin:/bin"}
+			"QUERY_STRING=" + query, "REMOTE_ADDR=127.0.0.1", "PGPASSFILE=" + pgpass, "PATH=/usr/bin:/bin",
+			// As Apache runs it for a user it let in to this client's
+			// directory (pggraph.conf's MATCH_CLIENT).
+			"REMOTE_USER=operator", "AUTH_TYPE=Basic", "MATCH_CLIENT=acme2"}
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("index.cgi?%s: %v", query, err)
