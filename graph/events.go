@@ -168,8 +168,23 @@ const (
 	markRow   = 12 // the letters' row above the plot, pixels
 	markShade = 9  // a marker line's coverage, in rampLevels
 	spanShade = 2  // a span's fill
-	dashLen   = 4.0
+	dashLen   = 4  // pixels on, then off, of a dashed line
 )
+
+// markLevels are the shades of an event's color a chart holds: its
+// span's fill, its marker's line, and four for its letter's edges.
+func markLevels() []int { return []int{spanShade, 4, markShade, 8, 12, rampLevels} }
+
+// markColors returns the events' colors, once each.
+func (c Chart) markColors() []color.RGBA {
+	var out []color.RGBA
+	for _, m := range c.Marks {
+		if !slices.Contains(out, m.Color) {
+			out = append(out, m.Color)
+		}
+	}
+	return out
+}
 
 // marks draws the events under the lines: a thin line at each (its
 // color, lightened), a span shaded, and its letter above the plot. A
@@ -204,4 +219,38 @@ func (d *Data) csvSeries() []Series {
 		out = append(out, s)
 	}
 	return out
+}
+
+// dashed draws a line of the previous period one pixel wide, dashLen
+// pixels on and dashLen off along its length, straight into the image:
+// crisp, and far cheaper than a freetype stroke, so that comparing costs
+// little more than the lines it adds points to.
+func (v *canvas) dashed(l Line) {
+	for _, seg := range l.Segments {
+		pts := v.pixels(seg)
+		if len(pts) == 1 {
+			v.rect(pts[0].x, pts[0].y, pts[0].x+1, pts[0].y+1, l.Color)
+		}
+		run := 0 // pixels along the line so far
+		for i := 0; i+1 < len(pts); i++ {
+			a, b := pts[i], pts[i+1]
+			dx, dy := b.x-a.x, b.y-a.y
+			n := max(abs(dx), abs(dy))
+			for k := range n {
+				if run%(2*dashLen) < dashLen {
+					x := a.x + int(math.Round(float64(k*dx)/float64(n)))
+					y := a.y + int(math.Round(float64(k*dy)/float64(n)))
+					v.rect(x, y, x+1, y+1, l.Color)
+				}
+				run++
+			}
+		}
+	}
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }

@@ -78,7 +78,7 @@ func Render(w io.Writer, c Chart) error {
 	var buf bytes.Buffer
 	buf.Grow(c.Width * c.Height / 8)
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	if err := enc.Encode(&buf, paletted(img, c.colors())); err != nil {
+	if err := enc.Encode(&buf, paletted(img, c.colors(), c.markColors())); err != nil {
 		return fmt.Errorf("render graph: encode png: %w", err)
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
@@ -96,11 +96,6 @@ func (c Chart) colors() []color.RGBA {
 			out = append(out, l.Color)
 		}
 	}
-	for _, m := range c.Marks {
-		if !slices.Contains(out, m.Color) {
-			out = append(out, m.Color)
-		}
-	}
 	return out
 }
 
@@ -108,21 +103,26 @@ func (c Chart) colors() []color.RGBA {
 // anti-aliased edge is that color over white at some coverage.
 const rampLevels = 16
 
-// paletted returns img as a paletted image whose palette is white and
-// rampLevels shades of each base color over white (at most 16 colors, so
-// 256 entries), every pixel mapped to its nearest entry. A chart is
-// mostly white and flat colors, so this loses nothing visible, and the
-// PNG is a third of the bytes to filter and compress: encoding takes a
-// fraction of the time of RGB's. With more than 15 base colors img is
-// returned as it is.
-func paletted(img *image.RGBA, base []color.RGBA) image.Image {
-	if len(base)*rampLevels+1 > 256 {
+// paletted returns img as a paletted image whose palette is white,
+// rampLevels shades of each base color over white and markLevels' shades
+// of each marks color (at most 256 entries), every pixel mapped to its
+// nearest entry. A chart is mostly white and flat colors, so this loses
+// nothing visible, and the PNG is a third of the bytes to filter and
+// compress: encoding takes a fraction of the time of RGB's. When the
+// palette would hold more, img is returned as it is.
+func paletted(img *image.RGBA, base, marks []color.RGBA) image.Image {
+	if len(base)*rampLevels+len(marks)*len(markLevels())+1 > 256 {
 		return img
 	}
 	white := look().background
 	pal := color.Palette{white}
 	for _, c := range base {
 		for k := 1; k <= rampLevels; k++ {
+			pal = append(pal, shade(c, k))
+		}
+	}
+	for _, c := range marks {
+		for _, k := range markLevels() {
 			pal = append(pal, shade(c, k))
 		}
 	}
@@ -406,6 +406,10 @@ func (v *canvas) lines() {
 	r := v.r
 	var marks []pixel
 	for _, l := range v.c.Lines {
+		if l.Dashed {
+			v.dashed(l)
+			continue
+		}
 		col := drawing.Color(l.Color)
 		marks = marks[:0]
 		for _, seg := range l.Segments {
@@ -417,10 +421,6 @@ func (v *canvas) lines() {
 				end := min(start+pieceLen, len(pts))
 				r.SetStrokeColor(col)
 				r.SetStrokeWidth(lineWidth)
-				r.SetStrokeDashArray(nil)
-				if l.Dashed {
-					r.SetStrokeDashArray([]float64{dashLen, dashLen})
-				}
 				r.MoveTo(pts[start].x, pts[start].y)
 				for _, p := range pts[start+1 : end] {
 					r.LineTo(p.x, p.y)

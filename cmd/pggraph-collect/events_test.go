@@ -10,7 +10,6 @@ import (
 
 	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
-	"github.com/pggraph/pggraph/internal/store"
 	"github.com/pggraph/pggraph/metric"
 )
 
@@ -118,15 +117,7 @@ func TestGapEvents(t *testing.T) {
 	r := env(t)
 	path := clientConfig(t, r, t.TempDir(), "gaps", func(c *config.Config) { c.Remote.Databases = []string{"postgres"} })
 	conn := central(t, r)
-	cfg, err := config.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(t.Context(), cfg.Local, metric.Groups())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close(context.Background())
+	cfg, st := openStore(t, path)
 	var skipped time.Duration // the clock's lead: the hour not run
 	job := collector.Job{Config: cfg, Store: st, Now: func() time.Time { return time.Now().Add(skipped) }}
 	runAt := func() (time.Time, error) {
