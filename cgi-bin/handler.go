@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -46,6 +47,7 @@ func (s site) base() string { return s.dir() + "index.cgi" }
 // implements it.
 type samples interface {
 	graph.Source
+	graph.EventSource
 	// LastCollected is when the client's data last changed (zero when
 	// never).
 	LastCollected(ctx context.Context, prefix string) (time.Time, error)
@@ -400,16 +402,15 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 	var body []byte
 	var ctype string
 	var herr *httpError
-	switch req.Kind {
-	case kindGraph:
+	switch {
+	case req.Kind == kindGraph:
 		body, ctype, herr = h.graph(ctx, src, req)
-	case pageQueries:
-		if req.CSV {
-			body, herr = h.queriesCSV(ctx, src, req)
-			ctype = "text/csv; charset=utf-8"
-			break
-		}
-		fallthrough
+	case req.Kind == pageQueries && req.CSV:
+		body, herr = h.queriesCSV(ctx, src, req)
+		ctype = "text/csv; charset=utf-8"
+	case req.Kind == pageEvents && req.CSV:
+		body, herr = h.eventsCSV(ctx, src, req)
+		ctype = "text/csv; charset=utf-8"
 	default:
 		body, herr = h.page(ctx, src, req, last, visitOf(r))
 		ctype = "text/html; charset=utf-8"
@@ -431,11 +432,8 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request, req request, ctyp
 	hd.Set("Content-Type", ctype)
 	hd.Set("Content-Length", strconv.Itoa(len(body)))
 	hd.Set("X-Content-Type-Options", "nosniff")
-	if req.Kind == kindGraph && req.CSV {
-		hd.Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.csv"`, req.Graph))
-	}
-	if req.Kind == pageQueries && req.CSV {
-		hd.Set("Content-Disposition", `attachment; filename="queries.csv"`)
+	if req.CSV {
+		hd.Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.csv"`, cmp.Or(req.Graph, req.Kind)))
 	}
 	if req.Kind != kindGraph {
 		hd.Set("Content-Security-Policy", csp)
@@ -500,8 +498,9 @@ func (h *handler) etag(req request, last time.Time, who visit) string {
 	}
 	fmt.Fprintf(sum, "%s\x00%d\x00%s\x00%s\x00%s\x00%d\x00%d\x00",
 		h.version, last.UnixNano(), h.site.Prefix, h.site.Title, h.site.WWWPath, h.site.MaxImages, h.site.Interval)
-	fmt.Fprintf(sum, "%s\x00%s\x00%s\x00%d\x00%s\x00%s\x00%t\x00%d\x00%d\x00%s\x00%s\x00%s",
-		req.Kind, req.DB, req.Table+"\x00"+req.ID, req.Page, req.Sort, req.Graph, req.CSV, req.Width, req.Height, req.RangeName, req.From, req.To)
+	fmt.Fprintf(sum, "%s\x00%s\x00%s\x00%d\x00%s\x00%s\x00%t\x00%d\x00%d\x00%s\x00%s\x00%s\x00%t\x00%t\x00%s",
+		req.Kind, req.DB, req.Table+"\x00"+req.ID, req.Page, req.Sort, req.Graph, req.CSV, req.Width, req.Height, req.RangeName, req.From, req.To,
+		req.NoEvents, req.Compare, req.EventKind)
 	return `"` + hex.EncodeToString(sum.Sum(nil)[:12]) + `"`
 }
 
@@ -539,6 +538,16 @@ func (h *handler) graph(ctx context.Context, src samples, req request) ([]byte, 
 	})
 	if herr := dataError(err, req); herr != nil {
 		return nil, "", herr
+	}
+	if req.Compare {
+		if err := graph.LoadPrevious(ctx, src, h.site.Prefix, d); err != nil {
+			return nil, "", dataError(err, req)
+		}
+	}
+	if !req.NoEvents && !req.CSV {
+		if err := graph.LoadEvents(ctx, src, h.site.Prefix, d); err != nil {
+			return nil, "", dataError(err, req)
+		}
 	}
 	var buf bytes.Buffer
 	if req.CSV {

@@ -21,6 +21,7 @@ import (
 
 	"github.com/pggraph/pggraph/graph"
 	"github.com/pggraph/pggraph/internal/store"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // fakeSamples is the central database of the handler tests: databases
@@ -32,6 +33,7 @@ type fakeSamples struct {
 	tables map[string][]string // by database
 	// panicDB makes any read of that database panic (an internal fault).
 	panicDB string
+	events  []metric.Event // Events, filtered as the store does
 	closed  *int
 	mu      *sync.Mutex
 }

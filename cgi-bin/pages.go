@@ -30,7 +30,7 @@ var pageCSS string
 // csp is the pages' Content-Security-Policy: images from here, the one
 // inline style sheet (by hash), no scripts at all.
 var csp = func() string {
-	sum := sha256.Sum256([]byte(pageCSS))
+	sum := sha256.Sum256([]byte(pageStyle()))
 	return "default-src 'none'; img-src 'self'; style-src 'sha256-" + base64.StdEncoding.EncodeToString(sum[:]) +
 		"'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 }()
@@ -45,7 +45,7 @@ func pageTemplate() (*template.Template, error) { return htmlTemplate("page", pa
 // share (head.html, which embeds page.css).
 func htmlTemplate(name, text string) (*template.Template, error) {
 	t, err := template.New(name).Funcs(template.FuncMap{
-		"css": func() template.CSS { return template.CSS(pageCSS) },
+		"css": func() template.CSS { return template.CSS(pageStyle()) },
 	}).Parse(headHTML)
 	if err != nil {
 		return nil, err
@@ -152,6 +152,17 @@ type view struct {
 	Empty     string
 	// Queries pages (queries.go).
 	Queries *queriesView
+	// Events: the toggles of a graphs page (compare, events), the
+	// range's events (the newest maxPageEvents on a graphs page, and
+	// EventsMore when there are more; all on the events page), the
+	// legend, the link to the events page, the events page's filters.
+	Toggles     []link
+	ShowEvents  bool
+	Events      []eventRow
+	EventKeys   []eventKey
+	EventsMore  bool
+	EventsAll   string
+	EventFilter *eventFilter
 }
 
 // query builds base?k=v&… from key/value pairs in order, leaving out
@@ -178,6 +189,7 @@ func pageRange(req request) []string {
 // imageSrc is the URL of one graph of the request's range.
 func (h *handler) imageSrc(req request, name, db, table string, width, height int, csv bool) string {
 	kv := []string{"graph", name, "db", db, "table", table, "range", req.Range.Name, "from", req.From, "to", req.To}
+	kv = append(kv, eventParam(req)...)
 	if width != graphWidth || height != graphHeight {
 		kv = append(kv, "width", strconv.Itoa(width), "height", strconv.Itoa(height))
 	}
@@ -329,6 +341,12 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		if req.Kind == pageQueries && req.Sort != "total" {
 			here[7] = req.Sort
 		}
+	case pageEvents:
+		here[1] = pageEvents
+		here = append(here, "kind", req.EventKind)
+	}
+	if req.Kind != pageEvents {
+		here = append(here, eventParam(req)...)
 	}
 	for _, name := range []string{graph.RangeDay, graph.RangeWeek, graph.RangeMonth, graph.RangeYear} {
 		v.Ranges = append(v.Ranges, link{
@@ -356,6 +374,9 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		if herr := h.images(ctx, src, shown, graph.Server, "", "", &v); herr != nil {
 			return nil, herr
 		}
+		if herr := h.pageEvents(ctx, src, req, shown, "", here, &v); herr != nil {
+			return nil, herr
+		}
 		dbs, err := graph.Databases(ctx, src, h.site.Prefix)
 		if herr := dataError(err, req); herr != nil {
 			return nil, herr
@@ -375,6 +396,9 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 			return nil, herr
 		}
 		v.Crumbs = []link{overview, {Text: req.DB, Current: true}}
+		if herr := h.pageEvents(ctx, src, req, shown, req.DB, here, &v); herr != nil {
+			return nil, herr
+		}
 	case pageTable:
 		idx, err := graph.Indexes(ctx, src, h.site.Prefix, req.DB, req.Table, shown.Range)
 		if herr := dataError(err, req); herr != nil {
@@ -388,6 +412,9 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		if herr := h.images(ctx, src, shown, graph.Table, req.DB, req.Table, &v); herr != nil {
 			return nil, herr
 		}
+		if herr := h.pageEvents(ctx, src, req, shown, req.DB, here, &v); herr != nil {
+			return nil, herr
+		}
 		v.ShowIndex = true
 		for _, x := range idx {
 			v.Indexes = append(v.Indexes, indexRow{Name: x.Name, Scans: count(x.Scans), Size: bytesText(x.Size), Bloat: bytesText(x.Bloat), Unused: x.Unused})
@@ -396,6 +423,11 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		if herr := h.queriesPages(ctx, src, req, shown, overview, &v); herr != nil {
 			return nil, herr
 		}
+	case pageEvents:
+		if herr := h.eventsPage(ctx, src, req, shown, &v); herr != nil {
+			return nil, herr
+		}
+		v.Crumbs = []link{overview, {Text: "Events", Current: true}}
 	}
 	tmpl, err := pageTemplate()
 	if err != nil {

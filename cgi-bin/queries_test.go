@@ -115,6 +115,7 @@ func TestCSVCell(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{
 		{"=1+1", "'=1+1"}, {"+1", "'+1"}, {"-1", "'-1"}, {"@SUM(A1)", "'@SUM(A1)"},
 		{"\tx", "'\tx"}, {"\rx", "'\rx"}, {"SELECT 1", "SELECT 1"}, {"", ""}, {" =x", " =x"},
+		{"a=b", "a=b"}, {"work_mem: 4", "work_mem: 4"},
 	} {
 		t.Run(tc.in, func(t *testing.T) {
 			if got := csvCell(tc.in); got != tc.want {

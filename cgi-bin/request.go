@@ -20,6 +20,7 @@ const (
 	pageOverview = "overview" // index.cgi: the server's graphs, the databases
 	pageTables   = "tables"   // ?page=tables&db=D: a database's graphs and tables
 	pageTable    = "table"    // ?page=table&db=D&table=T: a table's graphs and indexes
+	pageEvents   = "events"   // ?page=events: the client's events, filtered; or their CSV
 	kindGraph    = "graph"    // ?graph=NAME…: one image, or its CSV
 	pageQueries  = "queries"  // ?page=queries&db=D: a database's statements (queries.go)
 	pageQuery    = "query"    // ?page=query&db=D&id=QUERYID: one statement (queries.go)
@@ -51,8 +52,15 @@ type request struct {
 	Page  int    // p=: page of the tables list, from 1 (pageTables)
 	Sort  string // sort=: sortBusiest, sortSize or sortDead (pageTables)
 	Graph string // graph=: a graph.Def's Name (kindGraph)
-	CSV   bool   // format=csv (kindGraph, pageQueries)
+	CSV   bool   // format=csv (kindGraph, pageQueries, pageEvents)
 	ID    string // id=: a statement's queryid in decimal (pageQuery)
+	// NoEvents is events=0: graphs without their events, pages without
+	// their list.
+	NoEvents bool
+	// Compare is compare=previous: graphs with the previous period.
+	Compare bool
+	// EventKind is kind=: the events page's kind filter ("" for all).
+	EventKind string
 	// Width and Height are the image's size in pixels, 0 for the
 	// default (kindGraph).
 	Width, Height int
@@ -84,19 +92,22 @@ func notFound(format string, args ...any) *httpError {
 // params lists every accepted parameter and the request kinds that take
 // it; any other parameter is refused.
 var params = map[string][]string{
-	"page":   {pageOverview, pageTables, pageTable, pageQueries, pageQuery},
-	"db":     {pageTables, pageTable, kindGraph, pageQueries, pageQuery},
-	"table":  {pageTable, kindGraph},
-	"id":     {pageQuery},
-	"p":      {pageTables},
-	"sort":   {pageTables, pageQueries},
-	"graph":  {kindGraph},
-	"range":  {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery},
-	"from":   {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery},
-	"to":     {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery},
-	"format": {kindGraph, pageQueries},
-	"width":  {kindGraph},
-	"height": {kindGraph},
+	"page":    {pageOverview, pageTables, pageTable, pageQueries, pageQuery, pageEvents},
+	"db":      {pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageEvents},
+	"table":   {pageTable, kindGraph},
+	"id":      {pageQuery},
+	"p":       {pageTables},
+	"sort":    {pageTables, pageQueries},
+	"graph":   {kindGraph},
+	"range":   {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageEvents},
+	"from":    {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageEvents},
+	"to":      {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageEvents},
+	"format":  {kindGraph, pageQueries, pageEvents},
+	"width":   {kindGraph},
+	"height":  {kindGraph},
+	"events":  {pageOverview, pageTables, pageTable, kindGraph},
+	"compare": {pageOverview, pageTables, pageTable, kindGraph},
+	"kind":    {pageEvents},
 }
 
 // parseRequest parses a raw query string at time now (for relative
@@ -144,10 +155,10 @@ func parseRequest(rawQuery string, now time.Time) (request, *httpError) {
 		req.Kind = kindGraph
 	case !hasPage || page == pageOverview:
 		req.Kind = pageOverview
-	case page == pageTables || page == pageTable || page == pageQueries || page == pageQuery:
+	case page == pageTables || page == pageTable || page == pageQueries || page == pageQuery || page == pageEvents:
 		req.Kind = page
 	default:
-		return req, badRequest("unknown page %s (overview, tables, table, queries or query)", quoteValue(page))
+		return req, badRequest("unknown page %s (overview, tables, table, queries, query or events)", quoteValue(page))
 	}
 	for _, k := range slices.Sorted(maps.Keys(one)) {
 		if !takes(params[k], req.Kind) {
@@ -203,13 +214,6 @@ func parseRequest(rawQuery string, now time.Time) (request, *httpError) {
 				return req, badRequest("graph %s needs db and table", def.Name)
 			}
 		}
-		switch f := one["format"]; f {
-		case "", "png":
-		case "csv":
-			req.CSV = true
-		default:
-			return req, badRequest("unknown format %s (png or csv)", quoteValue(f))
-		}
 		var herr *httpError
 		if req.Width, herr = size(one, "width", minWidth, maxWidth); herr != nil {
 			return req, herr
@@ -217,6 +221,17 @@ func parseRequest(rawQuery string, now time.Time) (request, *httpError) {
 		if req.Height, herr = size(one, "height", minHeight, maxHeight); herr != nil {
 			return req, herr
 		}
+	}
+
+	switch f := one["format"]; {
+	case f == "" || f == "png" && req.Kind == kindGraph || f == "html" && req.Kind == pageEvents:
+	case f == "csv":
+		req.CSV = true
+	default:
+		return req, badRequest("unknown format %s (%s or csv)", quoteValue(f), map[bool]string{true: "png", false: "html"}[req.Kind == kindGraph])
+	}
+	if herr := eventParams(one, &req); herr != nil {
+		return req, herr
 	}
 
 	req.RangeName, req.From, req.To = one["range"], one["from"], one["to"]

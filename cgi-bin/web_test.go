@@ -337,6 +337,9 @@ func collect(ctx context.Context, r *rig.Rig) error {
 	if err := st.RecordRun(ctx, "acme", metric.RunRecord{Started: last, Duration: time.Second, Outcome: metric.OK, Samples: 1}); err != nil {
 		return err
 	}
+	if err := st.AddEvents(ctx, "acme", screenshotEvents(last)); err != nil {
+		return err
+	}
 	prev = nil
 	for run := range youngRuns {
 		taken = youngStart(last).Add(time.Duration(run) * 10 * time.Minute)
@@ -947,6 +950,10 @@ func TestScreenshots(t *testing.T) {
 		{"table", base + "?page=table&db=shop&table=public.t1", "alice", alicePassword},
 		// docs/young-client.png: a client after its first collections.
 		{"young-client", youngBase, "carol", carolPassword},
+		// docs/events.png: a table's last 12 hours with events and the
+		// 12 hours before; docs/events-page.png: the events page.
+		{"events", base + "?page=table&db=shop&table=public.t3&range=custom&compare=previous&from=" + url.QueryEscape(time.Now().UTC().Add(-12*time.Hour).Format(time.RFC3339)), "alice", alicePassword},
+		{"events-page", base + "?page=events&range=week", "alice", alicePassword},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := filepath.Join(dir, tc.name+".png")
@@ -990,7 +997,7 @@ func TestScreenshots(t *testing.T) {
 					pages++
 				}
 			}
-			if pages < 1 || imgs < 3 {
+			if pages < 1 || imgs < 3 && !strings.Contains(tc.path, "page=events") {
 				t.Errorf("the browser fetched %d pages and %d images as %s with 200:\n%s", pages, imgs, tc.user, strings.Join(lines, "\n"))
 			}
 		})

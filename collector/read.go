@@ -58,8 +58,10 @@ type remoteDB struct {
 	name string
 }
 
-// Read takes one snapshot: the server's version and start time, every
-// Server group once, and every Database group in each database.
+// Read takes one snapshot: the server's version and start time, its
+// catalog state (ServerState: settings, databases, extensions, statistics
+// resets), every Server group once, and every Database group in each
+// database.
 func (r *Reader) Read(ctx context.Context) (*metric.Snapshot, error) {
 	log := r.Logger
 	if log == nil {
@@ -80,6 +82,9 @@ func (r *Reader) Read(ctx context.Context) (*metric.Snapshot, error) {
 		Scan(&snap.Version, &snap.ServerStart)
 	if err != nil {
 		return nil, fmt.Errorf("read server version: %w", err)
+	}
+	if snap.Server, err = readServerState(ctx, first, snap.Version); err != nil {
+		return nil, err
 	}
 	dbs, err := r.databases(ctx, first, log)
 	if err != nil {
@@ -140,12 +145,17 @@ func (r *Reader) Read(ctx context.Context) (*metric.Snapshot, error) {
 			if err == nil && r.Statements && db.name != firstName {
 				stmts.try(ctx, conn, db.name, snap.Version)
 			}
+			var exts map[string]string
+			if err == nil {
+				exts, err = readExtensions(ctx, conn)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				errs = append(errs, fmt.Errorf("database %q: %w", db.name, err))
 				return
 			}
+			snap.Server.Extensions[db.name] = exts
 			for name, rows := range got {
 				snap.Rows[name] = append(snap.Rows[name], rows...)
 			}

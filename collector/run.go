@@ -65,6 +65,7 @@ type Result struct {
 	Outcome  metric.Outcome
 	Samples  int           // sample rows written
 	Objects  int           // objects in the snapshot
+	Events   int           // events found (Events)
 	Duration time.Duration // the whole run
 	// Data are the samples written, for the alerts; nil unless Outcome is
 	// metric.OK.
@@ -84,9 +85,11 @@ func (j *Job) setDefaults() {
 }
 
 // Run collects once: it takes the client's lock, opens the tunnel, reads a
-// snapshot, and in one transaction derives the samples from the previous
-// snapshot, writes both and maintains the rollups. Whatever happens, it
-// records the run in the clients table. A failure writes no sample.
+// snapshot, and in one transaction derives the samples and the events
+// from the previous snapshot, writes them and maintains the rollups.
+// Whatever happens, it records the run in the clients table. A failure
+// writes no sample; one that the central database did not cause leaves
+// an EventGap event, which the next run's gap takes in.
 func Run(ctx context.Context, job Job) (Result, error) {
 	job.setDefaults()
 	prefix := job.Config.Local.Prefix
@@ -96,6 +99,8 @@ func Run(ctx context.Context, job Job) (Result, error) {
 	res.Duration = job.Now().Sub(started)
 
 	rec := metric.RunRecord{Started: started, Duration: res.Duration, Outcome: res.Outcome, Samples: res.Samples}
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
+	defer cancel()
 	if err != nil {
 		rec.Outcome, rec.Samples = metric.Failed, 0
 		rec.Error = err.Error()
@@ -104,9 +109,12 @@ func Run(ctx context.Context, job Job) (Result, error) {
 			// The run holding the lock records its own outcome.
 			return res, err
 		}
+		if e != nil && e.Step != StepStore {
+			if eerr := job.Store.AddEvents(rctx, prefix, []metric.Event{failureEvent(started, e)}); eerr != nil {
+				log.Warn("could not record the failed run as an event", logging.Step, StepStore, "error", eerr)
+			}
+		}
 	}
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordTimeout)
-	defer cancel()
 	if rerr := job.Store.RecordRun(rctx, prefix, rec); rerr != nil {
 		log.Warn("could not record the run in the clients table", logging.Step, StepStore, "error", rerr)
 	}
@@ -162,6 +170,10 @@ func run(ctx context.Context, job Job, log *slog.Logger) (Result, error) {
 			return fail(StepStore, err)
 		}
 	}
+	events, err := runEvents(ctx, tx, prev, snap, cfg.PGGraph.Interval)
+	if err != nil {
+		return fail(StepStore, err)
+	}
 	if err := tx.Maintain(ctx, cfg.PGGraph.Keep); err != nil {
 		return fail(StepStore, err)
 	}
@@ -169,13 +181,13 @@ func run(ctx context.Context, job Job, log *slog.Logger) (Result, error) {
 		return fail(StepStore, err)
 	}
 
-	res := Result{Outcome: metric.OK, Samples: len(samples), Objects: objects, Data: samples}
+	res := Result{Outcome: metric.OK, Samples: len(samples), Objects: objects, Data: samples, Events: len(events)}
 	if prev == nil {
 		res.Data = nil
 		res.Outcome = metric.Primed
 		log.Info("primed: first snapshot saved; graphs appear after the next run", logging.Step, StepStore, "objects", objects)
 	} else {
-		log.Info("collected", logging.Step, StepStore, "samples", len(samples), "objects", objects, "interval", snap.Taken.Sub(prev.Taken).Round(time.Second))
+		log.Info("collected", logging.Step, StepStore, "samples", len(samples), "objects", objects, "events", len(events), "interval", snap.Taken.Sub(prev.Taken).Round(time.Second))
 	}
 	return res, nil
 }

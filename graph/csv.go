@@ -19,12 +19,15 @@ import (
 // (the stored delta, or the sum of the deltas a rollup point covers), a
 // gauge's the value, a ratio's the percentage. No value is an empty
 // field. Numbers are written in full (the shortest text that reads back
-// exactly).
+// exactly). With the previous period (LoadPrevious), its columns follow,
+// "<line> (the day before)", each value at its time moved into this
+// period.
 func (d *Data) CSV(w io.Writer) error {
 	bw := bufio.NewWriter(w)
 	cw := csv.NewWriter(bw)
+	series := d.csvSeries()
 	header := []string{"time", "seconds"}
-	for _, s := range d.Series {
+	for _, s := range series {
 		header = append(header, s.Label)
 	}
 	if err := cw.Write(header); err != nil {
@@ -32,8 +35,8 @@ func (d *Data) CSV(w io.Writer) error {
 	}
 	// The rows: every point time of any series (normally the same times).
 	var times []time.Time
-	at := make([]map[int64]Point, len(d.Series))
-	for i, s := range d.Series {
+	at := make([]map[int64]Point, len(series))
+	for i, s := range series {
 		at[i] = make(map[int64]Point, len(s.Points))
 		for _, p := range s.Points {
 			k := p.T.UnixNano()
@@ -48,7 +51,7 @@ func (d *Data) CSV(w io.Writer) error {
 	row := make([]string, len(header))
 	for _, t := range times {
 		seconds := math.NaN()
-		for i := range d.Series {
+		for i := range series {
 			p, ok := at[i][t.UnixNano()]
 			row[2+i] = ""
 			if ok {

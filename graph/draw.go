@@ -36,6 +36,12 @@ type Chart struct {
 	// Message, when set, is drawn in the middle of the plot: "no data
 	// yet" instead of lines.
 	Message string
+	// Marks are the events, drawn under the lines; Keys their legend.
+	Marks []Mark
+	Keys  []Key
+	// Previous, when not "", is the legend's text for the dashed lines:
+	// the previous period.
+	Previous string
 }
 
 // Line is one labelled line: its pieces between gaps, drawn in one color.
@@ -51,6 +57,9 @@ type Line struct {
 	// Markers draws a dot at every point, for a line of few points; a
 	// segment of one point is a dot either way.
 	Markers bool
+	// Dashed draws the line dashed, without a legend entry of its own:
+	// the previous period of the line of the same color (Chart.Previous).
+	Dashed bool
 }
 
 // markerSpacing is the plot's width per point, in pixels, above which
@@ -176,13 +185,23 @@ func (d *Data) chart() Chart {
 	step := d.step()
 	lo, hi := math.Inf(1), math.Inf(-1)
 	colors := palette()
-	series, bases := d.Series, []Series(nil)
+	series, bases, previous := d.Series, []Series(nil), d.Previous
+	lineRate := rate
 	if d.Def.Stacked {
 		series, bases = stack(d.Series, rate)
-		rate = false // stack drew the rates already
+		previous, _ = stack(d.Previous, rate)
+		lineRate = false // stack drew the rates already
 	}
+	var dashed []Line
+	for i, s := range previous {
+		dashed = append(dashed, Line{Label: s.Label, Color: colors[i%len(colors)], Segments: segments(s.Points, lineRate, step), Dashed: true})
+	}
+	if d.Previous != nil {
+		c.Previous = "dashed: " + previousText(d.Query.Range)
+	}
+	c.Marks, c.Keys = marks(d.Events, c.XMin, c.XMax)
 	for i, s := range series {
-		l := Line{Label: s.Label, Color: colors[i%len(colors)], Segments: segments(s.Points, rate, step)}
+		l := Line{Label: s.Label, Color: colors[i%len(colors)], Segments: segments(s.Points, lineRate, step)}
 		if bases != nil {
 			l.Base = baseOf(l.Segments, bases[i].Points)
 		}
@@ -196,6 +215,15 @@ func (d *Data) chart() Chart {
 		l.Markers = n > 0 && n < plotW/markerSpacing
 		c.Lines = append(c.Lines, l)
 	}
+	for _, l := range dashed {
+		for _, seg := range l.Segments {
+			for _, p := range seg {
+				lo, hi = math.Min(lo, p.Y), math.Max(hi, p.Y)
+			}
+		}
+	}
+	// Under the period's lines, which they must not hide.
+	c.Lines = append(dashed, c.Lines...)
 	if math.IsInf(lo, 1) {
 		// Not a single value: an empty plot with the message.
 		c.Lines = nil

@@ -153,6 +153,13 @@ type Data struct {
 	Query      Query
 	Resolution string // "raw", "hour", "day": the table read
 	Series     []Series
+	// Events are drawn as markers (LoadEvents); nil draws none.
+	Events []metric.Event
+	// Previous, when not nil, is the same graph over PreviousRange, its
+	// points moved to the times of this one's (LoadPrevious), drawn
+	// dashed.
+	Previous      []Series
+	PreviousRange Range
 }
 
 // TableInfo summarises one table over a range.

@@ -78,7 +78,7 @@ func Render(w io.Writer, c Chart) error {
 	var buf bytes.Buffer
 	buf.Grow(c.Width * c.Height / 8)
 	enc := png.Encoder{CompressionLevel: png.BestSpeed}
-	if err := enc.Encode(&buf, paletted(img, c.colors())); err != nil {
+	if err := enc.Encode(&buf, paletted(img, c.colors(), c.markColors())); err != nil {
 		return fmt.Errorf("render graph: encode png: %w", err)
 	}
 	if _, err := w.Write(buf.Bytes()); err != nil {
@@ -103,21 +103,26 @@ func (c Chart) colors() []color.RGBA {
 // anti-aliased edge is that color over white at some coverage.
 const rampLevels = 16
 
-// paletted returns img as a paletted image whose palette is white and
-// rampLevels shades of each base color over white (at most 16 colors, so
-// 256 entries), every pixel mapped to its nearest entry. A chart is
-// mostly white and flat colors, so this loses nothing visible, and the
-// PNG is a third of the bytes to filter and compress: encoding takes a
-// fraction of the time of RGB's. With more than 15 base colors img is
-// returned as it is.
-func paletted(img *image.RGBA, base []color.RGBA) image.Image {
-	if len(base)*rampLevels+1 > 256 {
+// paletted returns img as a paletted image whose palette is white,
+// rampLevels shades of each base color over white and markLevels' shades
+// of each marks color (at most 256 entries), every pixel mapped to its
+// nearest entry. A chart is mostly white and flat colors, so this loses
+// nothing visible, and the PNG is a third of the bytes to filter and
+// compress: encoding takes a fraction of the time of RGB's. When the
+// palette would hold more, img is returned as it is.
+func paletted(img *image.RGBA, base, marks []color.RGBA) image.Image {
+	if len(base)*rampLevels+len(marks)*len(markLevels())+1 > 256 {
 		return img
 	}
 	white := look().background
 	pal := color.Palette{white}
 	for _, c := range base {
 		for k := 1; k <= rampLevels; k++ {
+			pal = append(pal, shade(c, k))
+		}
+	}
+	for _, c := range marks {
+		for _, k := range markLevels() {
 			pal = append(pal, shade(c, k))
 		}
 	}
@@ -166,6 +171,11 @@ func (c Chart) check() error {
 		return fmt.Errorf("size %d×%d outside %d×%d to %d×%d", c.Width, c.Height, minWidth, minHeight, maxWidth, maxHeight)
 	case !finite(c.XMin, c.XMax, c.YMin, c.YMax) || c.XMax <= c.XMin || c.YMax <= c.YMin:
 		return fmt.Errorf("empty or invalid axes x [%g, %g], y [%g, %g]", c.XMin, c.XMax, c.YMin, c.YMax)
+	}
+	for _, m := range c.Marks {
+		if !finite(m.X, m.X2) {
+			return fmt.Errorf("event %s at (%g, %g) is not finite", m.Letter, m.X, m.X2)
+		}
 	}
 	for _, l := range c.Lines {
 		for _, s := range append(slices.Clone(l.Segments), l.Base...) {
@@ -231,6 +241,7 @@ func raster(c Chart) (*image.RGBA, error) {
 	v.layout()
 	v.rect(0, 0, c.Width, c.Height, v.t.background)
 	v.grid()
+	v.marks()
 	v.lines()
 	v.axes()
 	v.header()
@@ -263,6 +274,33 @@ func (v *canvas) measure(s string, size float64) (int, int) {
 	return b.Width(), b.Height()
 }
 
+// legendItem is one entry of the legend: a swatch (a dashed one for the
+// previous period, or an event's letter) and a label.
+type legendItem struct {
+	label  string
+	color  color.RGBA
+	dashed bool
+	letter string
+}
+
+// legendItems are the legend's entries: the lines (not the dashed ones),
+// the previous period, the event kinds drawn.
+func (v *canvas) legendItems() []legendItem {
+	var out []legendItem
+	for _, l := range v.c.Lines {
+		if !l.Dashed {
+			out = append(out, legendItem{label: l.Label, color: l.Color})
+		}
+	}
+	if v.c.Previous != "" {
+		out = append(out, legendItem{label: v.c.Previous, color: v.t.dim, dashed: true})
+	}
+	for _, k := range v.c.Keys {
+		out = append(out, legendItem{label: k.Label, color: k.Color, letter: k.Letter})
+	}
+	return out
+}
+
 // legendRows splits the legend's entries into rows that fit width.
 func (v *canvas) legendRows(width int) [][]int {
 	var (
@@ -270,8 +308,8 @@ func (v *canvas) legendRows(width int) [][]int {
 		row  []int
 		used int
 	)
-	for i, l := range v.c.Lines {
-		w, _ := v.measure(l.Label, labelSize)
+	for i, l := range v.legendItems() {
+		w, _ := v.measure(l.label, labelSize)
 		w += swatchLen + 6 + 18
 		if len(row) > 0 && used+w > width {
 			rows, row, used = append(rows, row), nil, 0
@@ -300,6 +338,9 @@ func (v *canvas) layout() {
 	}
 	v.left = max(v.left, 40)
 	v.top = 32
+	if len(c.Marks) > 0 {
+		v.top += markRow // the events' letters
+	}
 	v.right = c.Width - 20
 	rows := len(v.legendRows(v.right - v.left))
 	v.bottom = c.Height - 8 - rows*legendRow - tickLabelY - 8
@@ -365,6 +406,10 @@ func (v *canvas) lines() {
 	r := v.r
 	var marks []pixel
 	for _, l := range v.c.Lines {
+		if l.Dashed {
+			v.dashed(l)
+			continue
+		}
 		col := drawing.Color(l.Color)
 		marks = marks[:0]
 		for _, seg := range l.Segments {
@@ -511,15 +556,28 @@ func (v *canvas) header() {
 func (v *canvas) legend() {
 	r := v.r
 	y := v.bottom + tickLabelY + 8
+	items := v.legendItems()
 	for _, row := range v.legendRows(v.right - v.left) {
 		x := v.left
 		y += legendRow
 		for _, i := range row {
-			l := v.c.Lines[i]
-			w, h := v.measure(l.Label, labelSize)
-			v.rect(x, y-h/2-2, x+swatchLen, y-h/2+1, l.Color)
+			l := items[i]
+			w, h := v.measure(l.label, labelSize)
+			switch {
+			case l.letter != "":
+				lw, _ := v.measure(l.letter, labelSize)
+				v.rect(x+swatchLen/2, y-h-1, x+swatchLen/2+1, y+2, shade(l.color, markShade))
+				v.font(labelSize, l.color)
+				r.Text(l.letter, x+swatchLen/2-lw-2, y)
+			case l.dashed:
+				for dx := 0; dx < swatchLen; dx += 2 * dashLen {
+					v.rect(x+dx, y-h/2-2, x+min(dx+dashLen, swatchLen), y-h/2+1, l.color)
+				}
+			default:
+				v.rect(x, y-h/2-2, x+swatchLen, y-h/2+1, l.color)
+			}
 			v.font(labelSize, v.t.text)
-			r.Text(l.Label, x+swatchLen+6, y)
+			r.Text(l.label, x+swatchLen+6, y)
 			x += swatchLen + 6 + w + 18
 		}
 	}

@@ -123,6 +123,9 @@ type Snapshot struct {
 	// still lines up. A group missing here is taken to have the columns
 	// of its current definition.
 	Columns map[string][]string
+	// Server is the catalog state events are found in; nil in a
+	// snapshot saved by a pggraph that did not read it.
+	Server *ServerState
 }
 
 // Row is one object's raw values in a snapshot.
@@ -206,6 +209,7 @@ type Store interface {
 	// RecordRun updates the client's row in the clients table, outside
 	// the run's transaction (a failed run is recorded too).
 	RecordRun(ctx context.Context, prefix string, run RunRecord) error
+	EventWriter
 }
 
 // Tx is a run's transaction in the Store.
@@ -219,6 +223,7 @@ type Tx interface {
 	// Maintain brings the hourly and daily rollups up to date with the
 	// samples written so far and deletes what retention no longer keeps.
 	Maintain(ctx context.Context, keep Retention) error
+	EventTx
 	Commit(ctx context.Context) error
 	Rollback(ctx context.Context) error
 }

@@ -260,6 +260,7 @@ func TestClientListRemove(t *testing.T) {
 		t.Fatalf("client remove: %v\n%s", rm.err, rm.stdout)
 	}
 	wantOut := []string{
+		"acme: dropped table pggraph.acme_event",
 		"acme: dropped table pggraph.acme_object",
 		"acme: dropped table pggraph.acme_state",
 		"acme: dropped table pggraph.acme_table",
@@ -281,7 +282,7 @@ func TestClientListRemove(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"acme_eu_object", "acme_eu_state", "acme_eu_table", "acme_eu_table_day", "acme_eu_table_hour"}; !slices.Equal(left, want) {
+	if want := []string{"acme_eu_event", "acme_eu_object", "acme_eu_state", "acme_eu_table", "acme_eu_table_day", "acme_eu_table_hour"}; !slices.Equal(left, want) {
 		t.Errorf("tables left %v, want %v", left, want)
 	}
 	if list := admin(t, "client", "list"); strings.Contains(list.stdout, "acme ") || !strings.Contains(list.stdout, "acme_eu") {

@@ -32,6 +32,7 @@ func CheckPrefix(prefix string) error {
 const (
 	objectSuffix = "object"
 	stateSuffix  = "state"
+	eventSuffix  = "event"
 	hourSuffix   = "_hour"
 	daySuffix    = "_day"
 )
@@ -45,7 +46,7 @@ var fixedColumns = []string{"ts", "object", "seconds", "n"}
 func checkGroups(groups []metric.Group) error {
 	// The longest table name is <31-byte prefix>_<group>_hour.
 	maxGroup := maxIdent - 31 - 1 - len(hourSuffix)
-	suffixes := map[string]string{objectSuffix: "the objects table", stateSuffix: "the state table"}
+	suffixes := map[string]string{objectSuffix: "the objects table", stateSuffix: "the state table", eventSuffix: "the events table"}
 	claim := func(suffix, what string) error {
 		if other, ok := suffixes[suffix]; ok {
 			return fmt.Errorf("table <prefix>_%s of %s is also %s", suffix, what, other)
@@ -96,6 +97,7 @@ type tables struct {
 func (t tables) name(suffix string) string { return t.prefix + "_" + suffix }
 func (t tables) object() string            { return t.name(objectSuffix) }
 func (t tables) state() string             { return t.name(stateSuffix) }
+func (t tables) event() string             { return t.name(eventSuffix) }
 func (t tables) raw(g string) string       { return t.name(g) }
 func (t tables) hour(g string) string      { return t.name(g + hourSuffix) }
 func (t tables) day(g string) string       { return t.name(g + daySuffix) }

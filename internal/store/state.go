@@ -37,6 +37,9 @@ type state struct {
 	Version     int                 `json:"version"`
 	Groups      map[string][]row    `json:"groups"`
 	Columns     map[string][]string `json:"columns,omitempty"`
+	// Server is the snapshot's metric.ServerState (added later, with
+	// its fields' Go names as keys).
+	Server *metric.ServerState `json:"server,omitempty"`
 }
 
 // row is a metric.Row: Database, Key, Name, Parent, StatsReset and
@@ -105,7 +108,7 @@ func (v *value) UnmarshalJSON(b []byte) error {
 func encodeSnapshot(snap *metric.Snapshot) ([]byte, error) {
 	s := state{
 		Format: stateFormat, Taken: snap.Taken, ServerStart: snap.ServerStart, Version: snap.Version,
-		Groups: make(map[string][]row, len(snap.Rows)), Columns: snap.Columns,
+		Groups: make(map[string][]row, len(snap.Rows)), Columns: snap.Columns, Server: snap.Server,
 	}
 	for name, rows := range snap.Rows {
 		out := make([]row, len(rows))
@@ -142,7 +145,7 @@ func decodeSnapshot(data []byte) (*metric.Snapshot, error) {
 	}
 	snap := &metric.Snapshot{
 		Taken: s.Taken, ServerStart: s.ServerStart, Version: s.Version,
-		Rows: make(map[string][]metric.Row, len(s.Groups)), Columns: s.Columns,
+		Rows: make(map[string][]metric.Row, len(s.Groups)), Columns: s.Columns, Server: s.Server,
 	}
 	for name, rows := range s.Groups {
 		out := make([]metric.Row, len(rows))

@@ -194,7 +194,7 @@ func TestPrefixes(t *testing.T) {
 			}
 			// The longest names fit in 63 bytes and are all there.
 			n := count(t, s.samples, "pg_class", "relkind = 'r' AND starts_with(obj_description(oid, 'pg_class'), $1)", commentMark(tt.prefix))
-			if want := 2 + 3*len(testGroups()); n != want {
+			if want := 3 + 3*len(testGroups()); n != want {
 				t.Errorf("%d tables marked as %s's, want %d", n, tt.prefix, want)
 			}
 		})
@@ -225,7 +225,7 @@ func TestEnsureClientTwice(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := tableState(t, s1.samples, "twice")
-	if len(before) != 8 {
+	if len(before) != 9 {
 		t.Fatalf("tables after EnsureClient:\n%s", strings.Join(before, "\n"))
 	}
 	// The snapshot is stored lz4-compressed (this server has lz4) or as is.
@@ -302,7 +302,7 @@ func TestEnsureClientRefusesForeignTables(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rm.Tables) != 8 {
+	if len(rm.Tables) != 9 {
 		t.Errorf("removed %v", rm.Tables)
 	}
 	if n := count(t, s.samples, "pg_class", "relname = 'hand_object'"); n != 1 {
@@ -718,14 +718,14 @@ func TestRemoveClient(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"gone_object", "gone_server", "gone_server_day", "gone_server_hour", "gone_state", "gone_table", "gone_table_day", "gone_table_hour"}
+	want := []string{"gone_event", "gone_object", "gone_server", "gone_server_day", "gone_server_hour", "gone_state", "gone_table", "gone_table_day", "gone_table_hour"}
 	if !rm.Row || !slices.Equal(rm.Tables, want) {
 		t.Errorf("Removed = %+v, want row and %v", rm, want)
 	}
 	if n := count(t, s.samples, "pg_class", "relname LIKE 'gone\\_%' AND relkind = 'r' AND NOT relname LIKE 'gone\\_too\\_%'"); n != 0 {
 		t.Errorf("%d tables of gone left", n)
 	}
-	if n := count(t, s.samples, "pg_class", "relname LIKE 'gone\\_too\\_%' AND relkind = 'r'"); n != 8 {
+	if n := count(t, s.samples, "pg_class", "relname LIKE 'gone\\_too\\_%' AND relkind = 'r'"); n != 9 {
 		t.Errorf("gone_too lost tables: %d left", n)
 	}
 	clients, err := s.clients(t.Context())

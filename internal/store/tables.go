@@ -31,8 +31,8 @@ const (
 	objectFill = "fillfactor = 70"
 )
 
-// tableDefs returns every table of a client: the objects, the state, and
-// per group the samples, hourly and daily tables. lz4 says whether the
+// tableDefs returns every table of a client: the objects, the state, the
+// events, and per group the samples, hourly and daily tables. lz4 says whether the
 // server can compress with lz4.
 func (s *Store) tableDefs(t tables, lz4 bool) []tableDef {
 	// The snapshot (megabytes for a large client, rewritten every run) is
@@ -66,6 +66,7 @@ func (s *Store) tableDefs(t tables, lz4 bool) []tableDef {
 			tail: []string{"UNIQUE (grp, dbid, key)"},
 		},
 		snapshot,
+		eventTable(t),
 	}
 	for _, g := range s.groups {
 		raw := []column{{"ts", "timestamptz NOT NULL"}, {"object", "integer NOT NULL"}, {"seconds", float8}}

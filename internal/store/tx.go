@@ -345,6 +345,8 @@ func (x *Tx) Maintain(ctx context.Context, keep metric.Retention) error {
 			now.Add(-keep.Daily).Truncate(metric.Day))
 	}
 	x.maintainStatements(queue, now, keep)
+	queue("delete old events of "+x.t.event(), `DELETE FROM `+ident(x.t.event())+` WHERE ts < $1`,
+		now.Add(-max(keep.Raw, keep.Hourly, keep.Daily)).Truncate(metric.Day))
 	queue("delete old objects of "+x.t.object(), `DELETE FROM `+ident(x.t.object())+` WHERE last_seen < $1`,
 		now.Add(-max(keep.Raw, keep.Hourly, keep.Daily)).Truncate(metric.Day))
 	return runBatch(ctx, x.tx, b, steps)

@@ -93,6 +93,10 @@ func Rows() []Row {
 			bench, "go-ms", "rrd-ms", "go/rrd", 1, "ms").
 			with([]Metric{{Bench: bench, Unit: "go-peak-MB", Show: "MB peak"}}, Check{Ratio: true, Op: "<=", Value: rng.max}))
 	}
+	for _, rng := range []string{"day", "week", "month", "year"} {
+		rows = append(rows, vsRow("graph: the render helper process with 20 events and the previous period ÷ the same graph without, "+rng,
+			"EventsCost/"+rng, "with-ms", "base-ms", "with/base", 1, "ms").with(nil, Check{Ratio: true, Op: "<=", Value: 1.15}))
+	}
 	return rows
 }
 

@@ -3,6 +3,12 @@
 // counterpart to `rrdtool graph`.
 //
 //	render -graph NAME -from RFC3339 -to RFC3339 -resolution raw|hour|day -csv IN -o OUT.png [-rss]
+//	       [-previous N] [-events EVENTS.csv]
+//
+// -previous N takes the CSV's last N columns as the previous period's
+// lines (compare=previous), every column without its empty cells (the
+// periods' times need not match); -events reads the events to draw from a CSV
+// as ?page=events&format=csv writes it.
 package main
 
 import (
@@ -16,6 +22,7 @@ import (
 	"time"
 
 	"github.com/pggraph/pggraph/graph"
+	"github.com/pggraph/pggraph/metric"
 )
 
 func main() {
@@ -34,6 +41,8 @@ func run(args []string) error {
 	in := fs.String("csv", "", "the graph's CSV")
 	out := fs.String("o", "", "the PNG to write")
 	rss := fs.Bool("rss", false, "print the process's peak RSS (VmHWM, kB) on stdout at the end")
+	previous := fs.Int("previous", 0, "the CSV's last N columns are the previous period's")
+	eventsFile := fs.String("events", "", "events to draw, as the events page's CSV")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,9 +80,20 @@ func run(args []string) error {
 			return err
 		}
 		for i := range d.Series {
+			if *previous > 0 && rec[2+i] == "" {
+				continue // a row of the other period's times
+			}
 			d.Series[i].Points = append(d.Series[i].Points, graph.Point{
 				T: t, Seconds: num(rec[1]), V: num(rec[2+i]), Min: math.NaN(), Max: math.NaN(),
 			})
+		}
+	}
+	if n := *previous; n > 0 && n < len(d.Series) {
+		d.Series, d.Previous = d.Series[:len(d.Series)-n], d.Series[len(d.Series)-n:]
+	}
+	if *eventsFile != "" {
+		if d.Events, err = readEvents(*eventsFile); err != nil {
+			return err
 		}
 	}
 	w, err := os.Create(*out)
@@ -99,4 +119,32 @@ func run(args []string) error {
 		}
 	}
 	return nil
+}
+
+// readEvents reads events from a CSV of time, end, kind, database,
+// object, detail (a header first).
+func readEvents(path string) ([]metric.Event, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	recs, err := csv.NewReader(f).ReadAll()
+	if err != nil {
+		return nil, fmt.Errorf("read events %s: %w", path, err)
+	}
+	var out []metric.Event
+	for _, rec := range recs[1:] {
+		e := metric.Event{Kind: metric.EventKind(rec[2]), Database: rec[3], Object: rec[4], Detail: rec[5]}
+		if e.Time, err = time.Parse(time.RFC3339Nano, rec[0]); err != nil {
+			return nil, fmt.Errorf("read events %s: %w", path, err)
+		}
+		if rec[1] != "" {
+			if e.End, err = time.Parse(time.RFC3339Nano, rec[1]); err != nil {
+				return nil, fmt.Errorf("read events %s: %w", path, err)
+			}
+		}
+		out = append(out, e)
+	}
+	return out, nil
 }
