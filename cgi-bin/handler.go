@@ -33,6 +33,9 @@ type site struct {
 	Interval  time.Duration // [pggraph] interval: how often data changes
 	// Keep is [pggraph] keep_*_days: which tables still cover a range.
 	Keep metric.Retention
+	// Levels are the alert levels of the checks that have some
+	// ([alerts], else the defaults): graphs draw them.
+	Levels map[string]metric.Levels
 }
 
 // dir is the URL path of the client's directory, which holds the pages
@@ -410,6 +413,13 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 			break
 		}
 		fallthrough
+	case pageAlerts:
+		if req.CSV {
+			body, herr = h.alertsCSV(ctx, src)
+			ctype = "text/csv; charset=utf-8"
+			break
+		}
+		fallthrough
 	default:
 		body, herr = h.page(ctx, src, req, last, visitOf(r))
 		ctype = "text/html; charset=utf-8"
@@ -434,8 +444,8 @@ func (h *handler) send(w http.ResponseWriter, r *http.Request, req request, ctyp
 	if req.Kind == kindGraph && req.CSV {
 		hd.Set("Content-Disposition", fmt.Sprintf(`inline; filename="%s.csv"`, req.Graph))
 	}
-	if req.Kind == pageQueries && req.CSV {
-		hd.Set("Content-Disposition", `attachment; filename="queries.csv"`)
+	if (req.Kind == pageQueries || req.Kind == pageAlerts) && req.CSV {
+		hd.Set("Content-Disposition", `attachment; filename="`+req.Kind+`.csv"`)
 	}
 	if req.Kind != kindGraph {
 		hd.Set("Content-Security-Policy", csp)
@@ -500,6 +510,7 @@ func (h *handler) etag(req request, last time.Time, who visit) string {
 	}
 	fmt.Fprintf(sum, "%s\x00%d\x00%s\x00%s\x00%s\x00%d\x00%d\x00",
 		h.version, last.UnixNano(), h.site.Prefix, h.site.Title, h.site.WWWPath, h.site.MaxImages, h.site.Interval)
+	fmt.Fprintf(sum, "%v\x00", h.site.Levels) // fmt sorts a map's keys
 	fmt.Fprintf(sum, "%s\x00%s\x00%s\x00%d\x00%s\x00%s\x00%t\x00%d\x00%d\x00%s\x00%s\x00%s",
 		req.Kind, req.DB, req.Table+"\x00"+req.ID, req.Page, req.Sort, req.Graph, req.CSV, req.Width, req.Height, req.RangeName, req.From, req.To)
 	return `"` + hex.EncodeToString(sum.Sum(nil)[:12]) + `"`
@@ -536,6 +547,7 @@ func remoteIP(addr string) string {
 func (h *handler) graph(ctx context.Context, src samples, req request) ([]byte, string, *httpError) {
 	d, err := graph.Load(ctx, src, h.site.Prefix, graph.Query{
 		Graph: req.Graph, DB: req.DB, Table: req.Table, Range: req.Range, Width: req.Width, Height: req.Height,
+		Levels: h.site.Levels,
 	})
 	if herr := dataError(err, req); herr != nil {
 		return nil, "", herr

@@ -96,6 +96,11 @@ func (c Chart) colors() []color.RGBA {
 			out = append(out, l.Color)
 		}
 	}
+	for _, t := range c.Thresholds {
+		if !slices.Contains(out, t.Color) {
+			out = append(out, t.Color)
+		}
+	}
 	return out
 }
 
@@ -232,6 +237,7 @@ func raster(c Chart) (*image.RGBA, error) {
 	v.rect(0, 0, c.Width, c.Height, v.t.background)
 	v.grid()
 	v.lines()
+	v.thresholds()
 	v.axes()
 	v.header()
 	v.legend()
