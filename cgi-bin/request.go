@@ -84,17 +84,17 @@ func notFound(format string, args ...any) *httpError {
 // params lists every accepted parameter and the request kinds that take
 // it; any other parameter is refused.
 var params = map[string][]string{
-	"page":   {pageOverview, pageTables, pageTable, pageQueries, pageQuery},
+	"page":   {pageOverview, pageTables, pageTable, pageQueries, pageQuery, pageAlerts},
 	"db":     {pageTables, pageTable, kindGraph, pageQueries, pageQuery},
 	"table":  {pageTable, kindGraph},
 	"id":     {pageQuery},
 	"p":      {pageTables},
 	"sort":   {pageTables, pageQueries},
 	"graph":  {kindGraph},
-	"range":  {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery},
-	"from":   {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery},
-	"to":     {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery},
-	"format": {kindGraph, pageQueries},
+	"range":  {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageAlerts},
+	"from":   {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageAlerts},
+	"to":     {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageAlerts},
+	"format": {kindGraph, pageQueries, pageAlerts},
 	"width":  {kindGraph},
 	"height": {kindGraph},
 }
@@ -144,10 +144,10 @@ func parseRequest(rawQuery string, now time.Time) (request, *httpError) {
 		req.Kind = kindGraph
 	case !hasPage || page == pageOverview:
 		req.Kind = pageOverview
-	case page == pageTables || page == pageTable || page == pageQueries || page == pageQuery:
+	case page == pageTables || page == pageTable || page == pageQueries || page == pageQuery || page == pageAlerts:
 		req.Kind = page
 	default:
-		return req, badRequest("unknown page %s (overview, tables, table, queries or query)", quoteValue(page))
+		return req, badRequest("unknown page %s (overview, tables, table, queries, query or alerts)", quoteValue(page))
 	}
 	for _, k := range slices.Sorted(maps.Keys(one)) {
 		if !takes(params[k], req.Kind) {
@@ -181,6 +181,10 @@ func parseRequest(rawQuery string, now time.Time) (request, *httpError) {
 		}
 	case pageQueries, pageQuery:
 		if herr := parseQueries(&req, one); herr != nil {
+			return req, herr
+		}
+	case pageAlerts:
+		if herr := parseAlerts(&req, one); herr != nil {
 			return req, herr
 		}
 	case kindGraph:
