@@ -370,7 +370,7 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 		client, err := u.UserClient(ctx, user)
 		step("user checked")
 		switch {
-		case errors.Is(err, store.ErrNoUser) || (err == nil && client != h.site.Prefix):
+		case errors.Is(err, store.ErrNoUser) || (err == nil && client != h.site.Prefix && client != store.AllClients):
 			return &httpError{http.StatusForbidden, "user " + quoteValue(user) + " may not see this client"}
 		case err != nil:
 			return &httpError{http.StatusInternalServerError, msgUsersDown + ": " + err.Error()}
