@@ -2,7 +2,6 @@ package alert
 
 import (
 	"fmt"
-	"math"
 	"mime"
 	"slices"
 	"strconv"
@@ -46,14 +45,14 @@ func Line(c metric.Check, levels metric.Levels, state metric.State, display stri
 			b.WriteString(" ok")
 		}
 	default:
-		b.WriteString(" = " + FormatValue(v.V, c.Unit))
+		b.WriteString(" = " + metric.FormatValue(v.V, c.Unit))
 	}
 	switch {
 	case c.Name == metric.CheckCollection:
 	case state == metric.StateCritical:
-		b.WriteString(" (critical " + FormatRange(levels.Critical, c.Unit) + ")")
+		b.WriteString(" (critical " + metric.FormatRange(levels.Critical, c.Unit) + ")")
 	case state == metric.StateWarning:
-		b.WriteString(" (warning " + FormatRange(levels.Warning, c.Unit) + ")")
+		b.WriteString(" (warning " + metric.FormatRange(levels.Warning, c.Unit) + ")")
 	}
 	if v.Detail != "" && state != metric.StateOK {
 		b.WriteString(": " + oneLine(v.Detail))
@@ -64,63 +63,6 @@ func Line(c metric.Check, levels metric.Levels, state metric.State, display stri
 // oneLine keeps a detail (an error) on one line.
 func oneLine(s string) string {
 	return strings.Join(strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' }), "; ")
-}
-
-// FormatValue writes v in unit for people: 12.4 GB, 85.2%, 5.0 min.
-func FormatValue(v float64, unit metric.Unit) string {
-	if math.IsNaN(v) {
-		return "unknown"
-	}
-	num := func(x float64) string { return strconv.FormatFloat(x, 'f', -1, 64) }
-	round := func(x float64) string {
-		if x == math.Trunc(x) {
-			return num(x)
-		}
-		return strconv.FormatFloat(x, 'f', 1, 64)
-	}
-	switch unit {
-	case metric.Bytes:
-		for _, u := range []struct {
-			s string
-			n float64
-		}{{"TB", 1 << 40}, {"GB", 1 << 30}, {"MB", 1 << 20}, {"kB", 1 << 10}} {
-			if math.Abs(v) >= u.n {
-				return round(v/u.n) + " " + u.s
-			}
-		}
-		return num(v) + " B"
-	case metric.Seconds:
-		switch d := math.Abs(v); {
-		case d >= 2*3600:
-			return round(v/3600) + " h"
-		case d >= 120:
-			return round(v/60) + " min"
-		}
-		return round(v) + " s"
-	case metric.UnitPercent:
-		return strconv.FormatFloat(v, 'f', 1, 64) + "%"
-	case metric.UnitIntervals:
-		return strconv.FormatFloat(v, 'f', 1, 64) + " intervals"
-	case metric.Count, metric.Boolean, metric.XIDs, metric.UnitFailed:
-		return strconv.FormatFloat(v, 'g', 6, 64)
-	}
-	return strconv.FormatFloat(v, 'g', 4, 64) + " " + string(unit)
-}
-
-// FormatRange writes r with its bounds in unit: ":10 GB", "90%:".
-func FormatRange(r metric.Range, unit metric.Unit) string {
-	if !r.Set() {
-		return "-"
-	}
-	s := ""
-	if r.HasMin {
-		s = FormatValue(r.Min, unit)
-	}
-	s += ":"
-	if r.HasMax {
-		s += FormatValue(r.Max, unit)
-	}
-	return s
 }
 
 // sortChanges puts the worst changes first: CRITICAL, WARNING, UNKNOWN,

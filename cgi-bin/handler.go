@@ -34,6 +34,9 @@ type site struct {
 	Interval  time.Duration // [pggraph] interval: how often data changes
 	// Keep is [pggraph] keep_*_days: which tables still cover a range.
 	Keep metric.Retention
+	// Levels are the alert levels of the checks that have some
+	// ([alerts], else the defaults): graphs draw them.
+	Levels map[string]metric.Levels
 }
 
 // dir is the URL path of the client's directory, which holds the pages
@@ -369,7 +372,7 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 		client, err := u.UserClient(ctx, user)
 		step("user checked")
 		switch {
-		case errors.Is(err, store.ErrNoUser) || (err == nil && client != h.site.Prefix):
+		case errors.Is(err, store.ErrNoUser) || (err == nil && client != h.site.Prefix && client != store.AllClients):
 			return &httpError{http.StatusForbidden, "user " + quoteValue(user) + " may not see this client"}
 		case err != nil:
 			return &httpError{http.StatusInternalServerError, msgUsersDown + ": " + err.Error()}
@@ -410,6 +413,9 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 		ctype = "text/csv; charset=utf-8"
 	case req.Kind == pageEvents && req.CSV:
 		body, herr = h.eventsCSV(ctx, src, req)
+		ctype = "text/csv; charset=utf-8"
+	case req.Kind == pageAlerts && req.CSV:
+		body, herr = h.alertsCSV(ctx, src)
 		ctype = "text/csv; charset=utf-8"
 	default:
 		body, herr = h.page(ctx, src, req, last, visitOf(r))
@@ -498,6 +504,7 @@ func (h *handler) etag(req request, last time.Time, who visit) string {
 	}
 	fmt.Fprintf(sum, "%s\x00%d\x00%s\x00%s\x00%s\x00%d\x00%d\x00",
 		h.version, last.UnixNano(), h.site.Prefix, h.site.Title, h.site.WWWPath, h.site.MaxImages, h.site.Interval)
+	fmt.Fprintf(sum, "%v\x00", h.site.Levels) // fmt sorts a map's keys
 	fmt.Fprintf(sum, "%s\x00%s\x00%s\x00%d\x00%s\x00%s\x00%t\x00%d\x00%d\x00%s\x00%s\x00%s\x00%t\x00%t\x00%s",
 		req.Kind, req.DB, req.Table+"\x00"+req.ID, req.Page, req.Sort, req.Graph, req.CSV, req.Width, req.Height, req.RangeName, req.From, req.To,
 		req.NoEvents, req.Compare, req.EventKind)
@@ -535,6 +542,7 @@ func remoteIP(addr string) string {
 func (h *handler) graph(ctx context.Context, src samples, req request) ([]byte, string, *httpError) {
 	d, err := graph.Load(ctx, src, h.site.Prefix, graph.Query{
 		Graph: req.Graph, DB: req.DB, Table: req.Table, Range: req.Range, Width: req.Width, Height: req.Height,
+		Levels: h.site.Levels,
 	})
 	if herr := dataError(err, req); herr != nil {
 		return nil, "", herr

@@ -154,6 +154,8 @@ func (u *fakeUsers) UserClient(ctx context.Context, name string) (string, error)
 		return "acme", nil
 	case "bob":
 		return "other", nil
+	case "olga":
+		return store.AllClients, nil
 	}
 	return "", fmt.Errorf("fake: %w", store.ErrNoUser)
 }
@@ -234,6 +236,7 @@ func TestHandlerStatuses(t *testing.T) {
 		{"other client's user", base, "bob", 403, "text/plain", `403 Forbidden: user "bob" may not see this client`},
 		{"other client's user, bad query", base + "?foo=bar", "bob", 403, "text/plain", "403 Forbidden"},
 		{"unknown user", base, "mallory", 403, "text/plain", "403 Forbidden"},
+		{"an operator (client *)", base, "olga", 200, "text/html", "Server overview"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

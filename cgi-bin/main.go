@@ -272,7 +272,7 @@ func newHandler(getenv func(string) string, path string, log *slog.Logger) (*han
 		site: site{
 			Prefix: cfg.Local.Prefix, Title: cfg.Install.Title, WWWPath: cfg.Install.WWWPath,
 			MaxImages: cfg.PGGraph.MaxImages, Interval: cfg.PGGraph.Interval,
-			Keep: cfg.PGGraph.Keep,
+			Keep: cfg.PGGraph.Keep, Levels: levelsOf(cfg),
 		},
 		openSamples: func(ctx context.Context) (samples, error) {
 			return retry(ctx, func() (samples, error) { return store.OpenServer(ctx, srv, samplesDB, groups) })

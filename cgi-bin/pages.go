@@ -127,6 +127,8 @@ type view struct {
 	RangeText string
 	Updated   string
 	Alerts    []alertLink // active alerts, worst first
+	// AlertHistory links to the alerts page.
+	AlertHistory string
 	// Since links to the span of all the client's data ("" Href when it
 	// has none); Young says the page opened on it rather than on the
 	// default range.
@@ -163,6 +165,8 @@ type view struct {
 	EventsMore  bool
 	EventsAll   string
 	EventFilter *eventFilter
+	// Alerts page (alerts_page.go).
+	History *historyView
 }
 
 // query builds base?k=v&… from key/value pairs in order, leaving out
@@ -323,6 +327,7 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 	v.RangeText = rangeText(shown.Range)
 	overview := link{Text: "Overview", Href: query(base, pageRange(req)...)}
 	v.Alerts = h.banner(ctx, src, base, pageRange(req))
+	v.AlertHistory = query(base, "page", pageAlerts)
 
 	// Range links keep the page, its database, table and order; a new
 	// range starts the tables list over.
@@ -335,6 +340,8 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		}
 	case pageTable:
 		here[1] = pageTable
+	case pageAlerts:
+		here[1] = pageAlerts
 	case pageQueries, pageQuery:
 		here[1] = req.Kind
 		here = append(here, "id", req.ID)
@@ -428,6 +435,10 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 			return nil, herr
 		}
 		v.Crumbs = []link{overview, {Text: "Events", Current: true}}
+	case pageAlerts:
+		if herr := h.alertsPage(ctx, src, req, overview, &v); herr != nil {
+			return nil, herr
+		}
 	}
 	tmpl, err := pageTemplate()
 	if err != nil {

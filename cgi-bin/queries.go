@@ -59,14 +59,7 @@ func parseQueries(req *request, one map[string]string) *httpError {
 		}
 		req.Sort = s
 	}
-	switch f := one["format"]; f {
-	case "", "html":
-	case "csv":
-		req.CSV = true
-	default:
-		return badRequest("unknown format %s (html or csv)", quoteValue(f))
-	}
-	return nil
+	return htmlOrCSV(req, one)
 }
 
 // queryRow is one statement of the queries page.

@@ -52,7 +52,7 @@ type request struct {
 	Page  int    // p=: page of the tables list, from 1 (pageTables)
 	Sort  string // sort=: sortBusiest, sortSize or sortDead (pageTables)
 	Graph string // graph=: a graph.Def's Name (kindGraph)
-	CSV   bool   // format=csv (kindGraph, pageQueries, pageEvents)
+	CSV   bool   // format=csv (kindGraph, pageQueries, pageEvents, pageAlerts)
 	ID    string // id=: a statement's queryid in decimal (pageQuery)
 	// NoEvents is events=0: graphs without their events, pages without
 	// their list.
@@ -92,17 +92,17 @@ func notFound(format string, args ...any) *httpError {
 // params lists every accepted parameter and the request kinds that take
 // it; any other parameter is refused.
 var params = map[string][]string{
-	"page":    {pageOverview, pageTables, pageTable, pageQueries, pageQuery, pageEvents},
+	"page":    {pageOverview, pageTables, pageTable, pageQueries, pageQuery, pageEvents, pageAlerts},
 	"db":      {pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageEvents},
 	"table":   {pageTable, kindGraph},
 	"id":      {pageQuery},
 	"p":       {pageTables},
 	"sort":    {pageTables, pageQueries},
 	"graph":   {kindGraph},
-	"range":   {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageEvents},
-	"from":    {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageEvents},
-	"to":      {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageEvents},
-	"format":  {kindGraph, pageQueries, pageEvents},
+	"range":   {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageEvents, pageAlerts},
+	"from":    {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageEvents, pageAlerts},
+	"to":      {pageOverview, pageTables, pageTable, kindGraph, pageQueries, pageQuery, pageEvents, pageAlerts},
+	"format":  {kindGraph, pageQueries, pageEvents, pageAlerts},
 	"width":   {kindGraph},
 	"height":  {kindGraph},
 	"events":  {pageOverview, pageTables, pageTable, kindGraph},
@@ -155,10 +155,10 @@ func parseRequest(rawQuery string, now time.Time) (request, *httpError) {
 		req.Kind = kindGraph
 	case !hasPage || page == pageOverview:
 		req.Kind = pageOverview
-	case page == pageTables || page == pageTable || page == pageQueries || page == pageQuery || page == pageEvents:
+	case page == pageTables || page == pageTable || page == pageQueries || page == pageQuery || page == pageEvents || page == pageAlerts:
 		req.Kind = page
 	default:
-		return req, badRequest("unknown page %s (overview, tables, table, queries, query or events)", quoteValue(page))
+		return req, badRequest("unknown page %s (overview, tables, table, queries, query, events or alerts)", quoteValue(page))
 	}
 	for _, k := range slices.Sorted(maps.Keys(one)) {
 		if !takes(params[k], req.Kind) {
@@ -192,6 +192,10 @@ func parseRequest(rawQuery string, now time.Time) (request, *httpError) {
 		}
 	case pageQueries, pageQuery:
 		if herr := parseQueries(&req, one); herr != nil {
+			return req, herr
+		}
+	case pageAlerts:
+		if herr := parseAlerts(&req, one); herr != nil {
 			return req, herr
 		}
 	case kindGraph:

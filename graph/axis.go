@@ -196,22 +196,7 @@ func valueTicks(lo, hi float64, unit string, maxTicks int) (float64, float64, []
 			lo, hi = math.Min(lo, 0), math.Abs(hi)*2
 		}
 	}
-	base := 1.0 // the unit step of the family at this size: 1024^k for bytes
-	switch sc {
-	case binary:
-		for base*1024 <= math.Max(math.Abs(hi), math.Abs(lo)) {
-			base *= 1024
-		}
-	case duration:
-		switch m := math.Max(math.Abs(hi), math.Abs(lo)); {
-		case m >= 3*86400:
-			base = 86400
-		case m >= 3*3600:
-			base = 3600
-		case m >= 3*60:
-			base = 60
-		}
-	}
+	base := unitBase(sc, lo, hi)
 	step := niceStep((hi-lo)/base, maxTicks, sc == duration && base > 1) * base
 	a, b := math.Floor(lo/step+1e-9)*step, math.Ceil(hi/step-1e-9)*step
 	if sc == percent && b > 100 {
@@ -229,6 +214,29 @@ func valueTicks(lo, hi float64, unit string, maxTicks int) (float64, float64, []
 		ticks = append(ticks, Tick{Value: v, Label: formatValue(v, step, sc, base)})
 	}
 	return a, b, ticks
+}
+
+// unitBase is the unit step of a family for values in [lo, hi]: 1024^k
+// for bytes, a minute, an hour or a day for durations, else 1.
+func unitBase(sc scale, lo, hi float64) float64 {
+	base := 1.0
+	m := math.Max(math.Abs(hi), math.Abs(lo))
+	switch sc {
+	case binary:
+		for base*1024 <= m {
+			base *= 1024
+		}
+	case duration:
+		switch {
+		case m >= 3*86400:
+			base = 86400
+		case m >= 3*3600:
+			base = 3600
+		case m >= 3*60:
+			base = 60
+		}
+	}
+	return base
 }
 
 // niceStep returns the smallest 1-2-5 step (or, for a clock scale, 1, 2,

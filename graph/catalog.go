@@ -61,6 +61,11 @@ type spec struct {
 	// when a page shows it: a finer source of the same data.
 	replaces string
 	top      *Ranking // Def.Top
+	// one says that each line draws one object of group (the server,
+	// the database or the table of the page), not a sum over several:
+	// the per-object alert checks then apply to its lines
+	// (thresholds.go); a line of the worst object (worst) always is one.
+	one bool
 }
 
 // Line constructors keep the catalog to one line per graph line.
@@ -171,6 +176,17 @@ func catalog() []spec {
 	topWaits := &Ranking{Title: "Most frequent wait events", Column: "sessions", N: 10}
 	var out []spec
 	out = append(out, perDatabase(Server, "")...)
+	// single marks the graphs of one object each: a database's graphs
+	// of the per-database groups, a table's of the table group, the
+	// server group's.
+	single := func(ss []spec, scope Scope, group string) []spec {
+		for i := range ss {
+			if ss[i].scope == scope && ss[i].group == group {
+				ss[i].one = true
+			}
+		}
+		return ss
+	}
 	out = append(out,
 		spec{name: "waits", title: "Active sessions by wait (pg_stat_activity, once a run)", scope: Server, unit: UnitCount,
 			group: "wait", stacked: true, lines: waitLines(), top: topWaits},
@@ -285,6 +301,10 @@ func catalog() []spec {
 			highestShare("heap scanned", "scanned_ratio"),
 		}, absent: "No vacuum of this table was running at a collection in this range."},
 	)
+	out = single(out, Database, db)
+	out = single(out, Database, act)
+	out = single(out, Table, tbl)
+	out = single(out, Server, "server")
 	return append(out, statementGraphs()...)
 }
 

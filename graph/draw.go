@@ -42,6 +42,9 @@ type Chart struct {
 	// Previous, when not "", is the legend's text for the dashed lines:
 	// the previous period.
 	Previous string
+	// Thresholds are the alert levels of the checks the lines draw
+	// (thresholds.go).
+	Thresholds []Threshold
 }
 
 // Line is one labelled line: its pieces between gaps, drawn in one color.
@@ -231,6 +234,7 @@ func (d *Data) chart() Chart {
 		c.YMin, c.YMax = 0, 1
 		return c
 	}
+	c.Thresholds, lo, hi = d.thresholds(lo, hi)
 	c.YMin, c.YMax, c.YTicks = valueTicks(lo, hi, d.Def.Unit, max(2, min(8, plotH/35)))
 	return c
 }

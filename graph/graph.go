@@ -119,6 +119,10 @@ type Query struct {
 	DB, Table     string
 	Range         Range
 	Width, Height int // pixels; 0: 800×300; at most 4000×2000, at least 200×120
+	// Levels are the client's alert levels by check name (config.ini's
+	// [alerts] over metric.Check.Default): the image draws those of the
+	// checks its lines show. Nil draws none.
+	Levels map[string]metric.Levels
 }
 
 // Point is one point of one line. NaN means no value.

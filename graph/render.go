@@ -96,6 +96,11 @@ func (c Chart) colors() []color.RGBA {
 			out = append(out, l.Color)
 		}
 	}
+	for _, t := range c.Thresholds {
+		if !slices.Contains(out, t.Color) {
+			out = append(out, t.Color)
+		}
+	}
 	return out
 }
 
@@ -243,6 +248,7 @@ func raster(c Chart) (*image.RGBA, error) {
 	v.grid()
 	v.marks()
 	v.lines()
+	v.thresholds()
 	v.axes()
 	v.header()
 	v.legend()

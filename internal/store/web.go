@@ -99,7 +99,7 @@ func checkUser(x User) error {
 	if err := CheckUserName(x.Name); err != nil {
 		return err
 	}
-	if err := CheckPrefix(x.Client); err != nil {
+	if err := CheckPrefix(x.Client); err != nil && x.Client != AllClients {
 		return err
 	}
 	if x.Hash == "" || strings.ContainsAny(x.Hash, ":\r\n") {
@@ -107,6 +107,10 @@ func checkUser(x User) error {
 	}
 	return nil
 }
+
+// AllClients is the client of an operator's web user: every client's
+// pages, and the all-clients page.
+const AllClients = "*"
 
 // AddUser inserts a new web user. It fails with an error wrapping
 // ErrUserExists when the name is taken (by any client: names are unique

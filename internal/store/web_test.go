@@ -73,6 +73,7 @@ func TestUsers(t *testing.T) {
 		{Name: "ok", Hash: "", Client: "wa"},
 		{Name: "ok", Hash: "a:b", Client: "wa"},
 		{Name: "ok", Hash: "h", Client: "Bad-Prefix"},
+		{Name: "ok", Hash: "h", Client: "**"},
 	} {
 		if err := u.AddUser(ctx, bad); err == nil {
 			t.Errorf("AddUser(%+v) succeeded", bad)
@@ -83,6 +84,12 @@ func TestUsers(t *testing.T) {
 	}
 	if err := u.SetPassword(ctx, "w-nobody", "$2y$04$z"); !errors.Is(err, ErrNoUser) {
 		t.Errorf("SetPassword of nobody: %v, want ErrNoUser", err)
+	}
+	if err := u.AddUser(ctx, User{Name: "w-olga", Hash: "$2y$04$x", Client: AllClients}); err != nil {
+		t.Errorf("AddUser of an operator (client *): %v", err)
+	}
+	if c, err := u.UserClient(ctx, "w-olga"); err != nil || c != AllClients {
+		t.Errorf("UserClient of the operator = %q, %v; want *", c, err)
 	}
 	if c, err := u.UserClient(ctx, "w-alice"); err != nil || c != "wa" {
 		t.Errorf("UserClient = %q, %v; want wa", c, err)
