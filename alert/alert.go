@@ -35,6 +35,9 @@ type Store interface {
 	AlertStates(ctx context.Context, prefix string) ([]store.AlertState, error)
 	SaveAlerts(ctx context.Context, prefix string, ch store.AlertChanges) error
 	Deliver(ctx context.Context, prefix string, send func(ctx context.Context, n store.Notification) error) (int, error)
+	// The state changes are also the client's events, marked on its
+	// graphs.
+	metric.EventWriter
 }
 
 var _ Store = (*store.Store)(nil)
@@ -142,7 +145,30 @@ func evaluate(ctx context.Context, st Store, cfg *config.Config, in Input, opt O
 	}
 	rep := Report{Changes: ch.Events}
 	rep.Sent, err = Deliver(ctx, st, cfg, opt)
+	if evs := events(ch.Events); len(evs) > 0 {
+		if eerr := st.AddEvents(ctx, prefix, evs); eerr != nil {
+			err = errors.Join(err, fmt.Errorf("%s: alert events: %w", prefix, eerr))
+		}
+	}
 	return rep, err
+}
+
+// events are the state changes among cs as the client's events (the
+// graphs' "alert" markers); reminders are no change.
+func events(cs []store.AlertEvent) []metric.Event {
+	var out []metric.Event
+	for _, c := range cs {
+		if c.Reminder {
+			continue
+		}
+		object := c.Check
+		if c.Display != "" {
+			object += " on " + c.Display
+		}
+		out = append(out, metric.Event{Time: c.At, Kind: metric.EventAlert, Object: object,
+			Detail: c.Previous.String() + " → " + c.State.String() + ": " + c.Text})
+	}
+	return out
 }
 
 // Deliver delivers the client's pending notifications within

@@ -4,6 +4,7 @@ import (
 	"math"
 	"mime"
 	"net/mail"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +225,22 @@ func TestNotifications(t *testing.T) {
 				t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 			}
 		})
+	}
+}
+
+// TestEvents: state changes become the client's events, reminders do not.
+func TestEvents(t *testing.T) {
+	at := time.Date(2026, 1, 2, 3, 4, 0, 0, time.UTC)
+	got := events([]store.AlertEvent{
+		{Check: "slot_retained", Display: "slot s1", At: at, Previous: metric.StateOK, State: metric.StateWarning, Text: "WARNING slot_retained on slot s1 = 2 GB (warning :1 GB)"},
+		{Check: "slot_retained", Display: "slot s1", At: at, Previous: metric.StateWarning, State: metric.StateWarning, Reminder: true, Text: "x"},
+		{Check: metric.CheckCollection, At: at, Previous: metric.StateCritical, State: metric.StateOK, Text: "RECOVERED collection ok"},
+	})
+	want := []metric.Event{
+		{Time: at, Kind: metric.EventAlert, Object: "slot_retained on slot s1", Detail: "OK → WARNING: WARNING slot_retained on slot s1 = 2 GB (warning :1 GB)"},
+		{Time: at, Kind: metric.EventAlert, Object: "collection", Detail: "CRITICAL → OK: RECOVERED collection ok"},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events\n%+v\nwant\n%+v", got, want)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
+	"github.com/pggraph/pggraph/internal/store"
 	"github.com/pggraph/pggraph/metric"
 )
 
@@ -207,6 +209,22 @@ func TestAlertMail(t *testing.T) {
 	subjects = box.expect(t, 4)
 	if !strings.HasPrefix(subjects[3], "[pggraph] alertmail: WARNING activity.sessions_idle_in_transaction") {
 		t.Errorf("subject %q, want the WARNING after three samples", subjects[3])
+	}
+
+	// Each change is also an event of the client, marked on its graphs.
+	_, st := openStore(t, path)
+	evs, err := st.Events(t.Context(), store.EventQuery{Prefix: "alertmail", From: time.Now().Add(-time.Hour), To: time.Now().Add(time.Minute), Kind: metric.EventAlert})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range evs {
+		before, _, _ := strings.Cut(e.Detail, ":")
+		got = append(got, e.Object+" "+before)
+	}
+	const obj = "activity.sessions_idle_in_transaction on database alertdb "
+	if want := []string{obj + "OK → WARNING", obj + "WARNING → CRITICAL", obj + "CRITICAL → OK", obj + "OK → WARNING"}; !slices.Equal(got, want) {
+		t.Errorf("alert events %q\nwant %q", got, want)
 	}
 }
 
