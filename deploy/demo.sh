@@ -11,14 +11,18 @@
 #      central PostgreSQL, and Apache running deploy/apache/pggraph.conf
 #      over the web root $DEMO_DIR/www;
 #   2. pggraph-admin setup on the central server;
-#   3. on the client's server: databases shop (pgbench -i), crm and erp
-#      (150 generated tables each), and a pgbench workload in the
-#      background whose rate changes every 20 s;
+#   3. on the client's server: databases shop (pgbench -i, with
+#      pg_stat_statements), crm and erp (150 generated tables each), a
+#      pgbench workload in the background whose rate changes every 20 s,
+#      and a session left idle in a transaction on shop (an alert);
 #   4. pggraph-install -answers for two clients: acme (twin tunnel through
 #      the bastion) and beta (direct tunnel to the database host), and a web
 #      user for each with pggraph-admin user add;
 #   5. $DEMO_ROUNDS collections of both clients, one every $DEMO_EVERY
-#      seconds, then one a minute in the background, as cron would;
+#      seconds, with a setting changed and an extension created half-way
+#      (events on the graphs), then one a minute in the background, as
+#      cron would; alert mail goes to the local mailbox of user
+#      pggraph-demo (exim4, /var/mail/pggraph-demo);
 #   6. a headless-Chromium screenshot of each client's overview page, and a
 #      check with curl that the page's images are PNGs;
 #   7. pggraph-forward holding acme's tunnel open, proved with psql.
@@ -108,6 +112,10 @@ databases  = *
 interval   = 1
 max_images = 10
 delay      = 7
+
+[alerts]
+mail                = pggraph-demo@localhost
+idle_in_transaction = :60 :300
 
 [ssh]
 user          = $RIG_USER
@@ -212,6 +220,7 @@ start() {
 	echo "demo: the client's databases: shop (pgbench -i), crm and erp (150 tables each)"
 	(umask 077 && echo "127.0.0.1:$RIG_PG_PORT:*:postgres:$RIG_PG_SUPERPASSWORD" >"$state/client.pgpass")
 	remote postgres -c "CREATE DATABASE shop" -c "CREATE DATABASE crm" -c "CREATE DATABASE erp"
+	remote shop -c "CREATE EXTENSION pg_stat_statements"
 	PGPASSFILE=$state/client.pgpass "$pgbin/pgbench" -i -q -s 2 -h 127.0.0.1 -p "$RIG_PG_PORT" -U postgres shop 2>&1 |
 		tail -n 1 | indent
 	local db
@@ -247,6 +256,12 @@ SQL
 	note workload $!
 	echo "demo: pgbench workload running in the background (pid $!; its rate changes every 20 s)"
 
+	# Alert mail: a local user's mailbox on this host's MTA (exim4 delivers
+	# local addresses only by default).
+	id pggraph-demo >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin pggraph-demo
+	install -o pggraph-demo -g mail -m 0660 /dev/null /var/mail/pggraph-demo
+	echo "demo: alert mail goes to pggraph-demo@localhost (/var/mail/pggraph-demo, emptied)"
+
 	echo "demo: installing two clients with pggraph-install -answers ($(elapsed))"
 	install_client acme twin alice
 	install_client beta direct bob
@@ -261,6 +276,11 @@ SQL
 			die "collection $i failed"
 		fi
 		echo "demo: collect $i/$rounds ($(elapsed)): $(paste -sd '|' <<<"$out" | sed 's/|/; /g')"
+		if ((i == rounds / 2)); then
+			remote postgres -c "ALTER SYSTEM SET work_mem = '16MB'" -c "SELECT pg_reload_conf()" >/dev/null
+			remote crm -c "CREATE EXTENSION pg_trgm"
+			echo "demo: on the client: work_mem 4MB → 16MB (ALTER SYSTEM, reload) and CREATE EXTENSION pg_trgm in crm: events on the graphs"
+		fi
 		((i == rounds)) || sleep $((every - (SECONDS - t) > 0 ? every - (SECONDS - t) : 0))
 	done
 	setsid "$root/deploy/demo.sh" collect-loop "$state/" >>"$state/collect.log" 2>&1 </dev/null &
@@ -269,6 +289,10 @@ SQL
 
 	echo "demo: the clients as pggraph-admin sees them:"
 	bin/pggraph-admin client list | indent
+	echo "demo: alerts not OK (pggraph-admin alerts):"
+	bin/pggraph-admin alerts | indent
+	echo "demo: mail delivered so far to pggraph-demo@localhost:"
+	grep '^Subject: ' /var/mail/pggraph-demo | indent || echo "  (none yet)"
 
 	local name mode user pw shot
 	while read -r name mode user pw; do
@@ -321,7 +345,10 @@ SQL
               $RIG_APACHE_URL/pggraph/acme/?range=custom&from=$from
   screenshots: $state/acme-overview.png
               $state/beta-overview.png
-  workload:   pgbench on shop, crm and erp (log $state/workload.log)
+  queries:    $RIG_APACHE_URL/pggraph/acme/?page=queries&db=shop
+  events:     $RIG_APACHE_URL/pggraph/acme/?page=events  (compare: add &compare=previous to a page)
+  alerts:     $RIG_APACHE_URL/pggraph/acme/?page=alerts  mail: /var/mail/pggraph-demo
+  workload:   pgbench on shop, crm and erp, a session idle in a transaction on shop (log $state/workload.log)
   collecting: every ${cron_every}s in the background (log $state/collect.log), or by hand:
               bin/pggraph-collect -v -all $state/www
   pggraph-forward holds acme's tunnel open:
@@ -347,12 +374,22 @@ failed() {
 workload() {
 	export PGPASSFILE=$state/client.pgpass
 	local common=(-n -h 127.0.0.1 -p "$DEMO_PG_PORT" -U postgres -T 20) rate
+	# A session idle in a transaction, as a forgotten BEGIN leaves one:
+	# the idle_in_transaction alert (WARNING past a minute, CRITICAL past
+	# five). psql waits on its input, which never ends.
+	(printf 'BEGIN;\nSELECT txid_current();\n'; exec sleep infinity) |
+		psql -X -q -o /dev/null -h 127.0.0.1 -p "$DEMO_PG_PORT" -U postgres -d shop &
 	while :; do
 		for rate in 5 15 40 15; do
+			# Wait for these three, not for the idle session.
+			local runs=()
 			"$pgbin/pgbench" "${common[@]}" -c 2 -j 1 -R "$rate" shop &
+			runs+=($!)
 			"$pgbin/pgbench" "${common[@]}" -c 1 -R $((rate * 3)) -f "$state/touch.sql" crm &
+			runs+=($!)
 			"$pgbin/pgbench" "${common[@]}" -c 1 -R "$rate" -f "$state/touch.sql" erp &
-			wait
+			runs+=($!)
+			wait "${runs[@]}"
 		done
 	done
 }
