@@ -12,7 +12,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -321,36 +320,8 @@ func setUpQueries(ctx context.Context) error {
 	if err := st.RecordRun(ctx, qbPrefix, metric.RunRecord{Started: end, Duration: time.Second, Outcome: metric.OK, Samples: 1}); err != nil {
 		return err
 	}
-	return queriesInstall(ctx)
-}
-
-// queriesInstall makes client qbench's install directory in the web
-// root, as for client wide.
-func queriesInstall(ctx context.Context) error {
-	r := web.rig
-	dir := filepath.Join(web.root, qbPrefix)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	cfg := config.Default()
-	cfg.Install = config.Install{Directory: dir, WWWPath: "pggraph/" + qbPrefix, Title: "Queries Inc"}
-	cfg.Local = config.Local{Database: "pggraph", Prefix: qbPrefix, Port: r.Central.Port, Host: r.Central.Host, User: "pggraph", Password: ownerPassword}
-	cfg.Remote.User = "pggraph_mon"
-	if err := cfg.Write(filepath.Join(dir, "config.ini")); err != nil {
-		return err
-	}
-	www, err := user.Lookup("www-data")
-	if err != nil {
-		return err
-	}
-	uid, _ := strconv.Atoi(www.Uid)
-	gid, _ := strconv.Atoi(www.Gid)
-	for _, f := range []string{dir, filepath.Join(dir, "config.ini")} {
-		if err := os.Chown(f, uid, gid); err != nil {
-			return err
-		}
-	}
-	return os.Symlink(web.cgi, filepath.Join(dir, "index.cgi"))
+	_, err = installClient(qbPrefix, "Queries Inc", nil)
+	return err
 }
 
 // BenchmarkQueriesPage measures the queries page of a database over a
