@@ -255,30 +255,8 @@ func setUpWide(ctx context.Context) error {
 		return err
 	}
 
-	dir := filepath.Join(web.root, widePrefix)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	cfg := config.Default()
-	cfg.Install = config.Install{Directory: dir, WWWPath: "pggraph/" + widePrefix, Title: "Wide Inc"}
-	cfg.Local = config.Local{Database: "pggraph", Prefix: widePrefix, Port: r.Central.Port, Host: r.Central.Host, User: "pggraph", Password: ownerPassword}
-	cfg.Remote.User = "pggraph_mon"
-	cfg.PGGraph.MaxImages = 10
-	if err := cfg.Write(filepath.Join(dir, "config.ini")); err != nil {
-		return err
-	}
-	www, err := user.Lookup("www-data")
+	cfg, err := installClient(widePrefix, "Wide Inc", func(c *config.Config) { c.PGGraph.MaxImages = 10 })
 	if err != nil {
-		return err
-	}
-	uid, _ := strconv.Atoi(www.Uid)
-	gid, _ := strconv.Atoi(www.Gid)
-	for _, f := range []string{dir, filepath.Join(dir, "config.ini")} {
-		if err := os.Chown(f, uid, gid); err != nil {
-			return err
-		}
-	}
-	if err := os.Symlink(web.cgi, filepath.Join(dir, "index.cgi")); err != nil {
 		return err
 	}
 	u, err := store.OpenUsers(ctx, store.LocalServer(cfg.Local))
@@ -291,4 +269,38 @@ func setUpWide(ctx context.Context) error {
 		return err
 	}
 	return u.AddUser(ctx, store.User{Name: wideUser, Hash: string(h), Client: widePrefix})
+}
+
+// installClient makes the install directory of client prefix in the web
+// root, as pggraph-install leaves it (config.ini owned by www-data,
+// index.cgi the site's pggraph.cgi), with the config edit changes, and
+// returns that config.
+func installClient(prefix, title string, edit func(*config.Config)) (*config.Config, error) {
+	r := web.rig
+	dir := filepath.Join(web.root, prefix)
+	cfg := config.Default()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return cfg, err
+	}
+	cfg.Install = config.Install{Directory: dir, WWWPath: "pggraph/" + prefix, Title: title}
+	cfg.Local = config.Local{Database: "pggraph", Prefix: prefix, Port: r.Central.Port, Host: r.Central.Host, User: "pggraph", Password: ownerPassword}
+	cfg.Remote.User = "pggraph_mon"
+	if edit != nil {
+		edit(cfg)
+	}
+	if err := cfg.Write(filepath.Join(dir, "config.ini")); err != nil {
+		return cfg, err
+	}
+	www, err := user.Lookup("www-data")
+	if err != nil {
+		return cfg, err
+	}
+	uid, _ := strconv.Atoi(www.Uid)
+	gid, _ := strconv.Atoi(www.Gid)
+	for _, f := range []string{dir, filepath.Join(dir, "config.ini")} {
+		if err := os.Chown(f, uid, gid); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, os.Symlink(web.cgi, filepath.Join(dir, "index.cgi"))
 }

@@ -201,20 +201,37 @@ func (s *Store) Statements(ctx context.Context, q StatementQuery) ([]StatementSt
 		return fail(err)
 	}
 	t := tables{q.Prefix}
-	var sums []string
+	var cols, sums []string
 	for _, c := range g.Columns {
+		cols = append(cols, "s."+ident(c.Name))
 		sums = append(sums, "sum(s."+ident(c.Name)+")")
 	}
+	sp := statementSpan(q.Resolution, q.From, q.To)
 	name := ""
-	args := []any{oids, q.From, q.To}
+	args := []any{oids, q.From, q.To, sp.from, sp.to}
 	if q.QueryID != nil {
-		name = " AND o.name = $4"
+		name = " AND o.name = $6"
 		args = append(args, strconv.FormatInt(*q.QueryID, 10))
 	}
-	rows, err := s.samples.Query(ctx, `WITH st AS (
+	// The range's rows: those of the resolution at its edges, the
+	// coarser one's between (complete buckets only: those a later run
+	// has closed).
+	fine := ident(t.of(g.Name, q.Resolution))
+	from := `SELECT s.object, ` + strings.Join(cols, ", ") + ` FROM ` + fine + ` s WHERE s.ts >= $2 AND s.ts < $3`
+	if sp.coarse != "" {
+		from = `SELECT s.object, ` + strings.Join(cols, ", ") + ` FROM ` + fine + ` s, cut
+	WHERE (s.ts >= $2 AND s.ts < least($3, $4)) OR (s.ts >= cut.upto AND s.ts < $3)
+	UNION ALL
+	SELECT s.object, ` + strings.Join(cols, ", ") + ` FROM ` + ident(t.of(g.Name, sp.coarse)) + ` s, cut
+	WHERE s.ts >= $4 AND s.ts < cut.upto`
+	}
+	rows, err := s.samples.Query(ctx, `WITH cut AS (
+	SELECT greatest($4::timestamptz, least($5::timestamptz,
+		coalesce(date_bin('`+sp.width+`', (SELECT max(ts) FROM `+ident(t.statementRun())+`), `+bucketOrigin+`), $4))) AS upto
+), st AS (
 	SELECT o.name, `+strings.Join(sums, ", ")+`
-	FROM `+ident(t.object())+` o JOIN `+ident(t.of(g.Name, q.Resolution))+` s ON s.object = o.id
-	WHERE o.grp = '`+metric.StatementGroupName+`' AND o.dbid = ANY($1)`+name+` AND s.ts >= $2 AND s.ts < $3
+	FROM `+ident(t.object())+` o JOIN (`+from+`) s ON s.object = o.id
+	WHERE o.grp = '`+metric.StatementGroupName+`' AND o.dbid = ANY($1)`+name+`
 	GROUP BY o.name
 )
 SELECT st.*, x.query
@@ -276,6 +293,49 @@ FROM st LEFT JOIN LATERAL (
 		return 0
 	})
 	return out, nil
+}
+
+// statementSpan is where Statements reads a range [from, to) at
+// resolution res from the next coarser resolution instead: its whole
+// buckets [span.from, span.to) in the range (of the buckets of res
+// starting in it), which hold the same sums in a 6th or a 24th of the
+// rows. Statements narrows span.to to the buckets a later run has
+// closed (a day row is brought up to date when the next hour begins).
+// A span with coarse "" reads res alone.
+type span struct {
+	coarse   Resolution
+	width    string // the coarse buckets' width, as date_bin takes it
+	from, to time.Time
+}
+
+func statementSpan(res Resolution, from, to time.Time) span {
+	var sp span
+	var fine, width time.Duration
+	switch res {
+	case ResolutionRaw:
+		sp.coarse, sp.width, width = ResolutionHour, "1 hour", time.Hour
+	case ResolutionHour:
+		sp.coarse, sp.width, width, fine = ResolutionDay, "1 day", metric.Day, time.Hour
+	default:
+		return span{width: "1 day", from: from, to: from}
+	}
+	// The first bucket starting at or after from, and the end of the
+	// last whose every fine bucket starts before to.
+	sp.from = from.Truncate(width)
+	if sp.from.Before(from) {
+		sp.from = sp.from.Add(width)
+	}
+	end := to
+	if fine > 0 {
+		if end = to.Truncate(fine); end.Before(to) {
+			end = end.Add(fine)
+		}
+	}
+	sp.to = end.Truncate(width)
+	if sp.to.Before(sp.from) {
+		sp.to = sp.from
+	}
+	return sp
 }
 
 // StatementEvents is what the runs of a range did with

@@ -55,6 +55,7 @@ func Rows() []Row {
 			},
 		},
 	)
+	rows = append(rows, statementRows()...)
 	for _, rng := range []string{"day", "week", "month", "year"} {
 		rows = append(rows, cgiRow("tcp", rng, "central DB over TCP with a SCRAM login", nil))
 	}
@@ -144,4 +145,36 @@ func (r Row) with(extra []Metric, targets ...Check) Row {
 	r.Extra = append(r.Extra, extra...)
 	r.Targets = append(r.Targets, targets...)
 	return r
+}
+
+// statementRows are pg_stat_statements': what collecting them adds to a
+// run, the queries page over a month, their storage per client-year.
+func statementRows() []Row {
+	return []Row{
+		{
+			What:   "collecting 5,000 distinct statements of one database through the twin tunnel: a run with [remote] queries = yes − the same run with queries = no (1,000 tables)",
+			Figure: Metric{Bench: "CollectStatements", Unit: "ms-added", Scale: msToS, Show: "s"},
+			Extra: []Metric{{Bench: "CollectStatements", Unit: "ms-queries-yes", Scale: msToS, Show: "s", Label: "with "},
+				{Bench: "CollectStatements", Unit: "ms-queries-no", Scale: msToS, Show: "s", Label: "without "},
+				{Bench: "CollectStatements", Unit: "rows/run", Show: "statement rows a run", Count: true}},
+			Targets: []Check{{Op: "<=", Value: 1}},
+		},
+		{
+			What:   "the queries page of a database over a month (3 databases × 300 statements, top_queries = 100, a run every 10 minutes): the pggraph.cgi process, central DB over TCP with a SCRAM login",
+			Figure: Metric{Bench: "QueriesPage", Unit: "page-ms", Show: "ms"},
+			Extra: []Metric{{Bench: "QueriesPage", Unit: "hour-rows", Show: "hourly rows", Count: true},
+				{Bench: "QueriesPage", Unit: "statements", Show: "statements listed", Count: true}},
+			Targets: []Check{{Op: "<", Value: 150}},
+		},
+		{
+			What:   "central storage of that client's statement tables after a year (defaults: top_queries 100, raw 35 d, hourly 100 d, daily 1825 d)",
+			Figure: Metric{Bench: "StatementStorage", Unit: "MB/client-year", Show: "MB"},
+			Extra: []Metric{{Bench: "StatementStorage", Unit: "MB-steady", Show: "MB", Label: "from year 5 on "},
+				{Bench: "StatementStorage", Unit: "rows/run", Show: "rows a run", Count: true},
+				{Bench: "StatementStorage", Unit: "rows/hour", Show: "an hour", Count: true},
+				{Bench: "StatementStorage", Unit: "rows/day", Show: "a day", Count: true},
+				{Bench: "StatementStorage", Unit: "B/raw-row", Show: "B", Label: "raw row "},
+				{Bench: "StatementStorage", Unit: "B/hour-row", Show: "B", Label: "hourly row "}},
+		},
+	}
 }
