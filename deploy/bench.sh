@@ -36,7 +36,7 @@ runs=(
 	"./cmd/pggraph-collect/;^BenchmarkCollectAll\$;3x;1;-all over 100 clients (median of 3 inside)"
 	"./cmd/pggraph-collect/;^BenchmarkStorage\$;1x;1;storage per client-year"
 	"./cmd/pggraph-collect/;^BenchmarkCollectStatements\$;3x;3;5,000 statements: queries = yes − no (median of 3 inside)"
-		"./graph/;.;20x;1;images: the CGI and rrdtool, events and the previous period (medians of 20 inside)"
+	"./graph/;.;20x;1;images: the CGI and rrdtool, events and the previous period (medians of 20 inside)"
 	"./cgi-bin/;^Benchmark(QueriesPage|StatementStorage)\$;20x;1;the queries page over a month (median of 20 inside), statement storage"
 	"./cgi-bin/;InChromium;2x;5;the overview and a tables page in Chromium, after a login"
 	"./cgi-bin/;ApacheAB;1x;3;ab through Apache: a session, Basic auth"
