@@ -12,10 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
@@ -139,26 +140,62 @@ wait:
 		t.Errorf("output lacks the psql line %q:\n%s", psqlLine, strings.Join(out, "\n"))
 	}
 
-	// Two psql sessions at once, each sleeping 1 s: both answer, in well
-	// under the 2 s they would take one after the other.
+	// Two psql sessions at once: the second is served while the first
+	// still runs a statement (seen from a direct connection to the
+	// server), which a forwarder serving one connection at a time could
+	// not do. No timing: the first runs until it is cancelled.
 	pgpass := filepath.Join(t.TempDir(), "pgpass")
 	os.WriteFile(pgpass, fmt.Appendf(nil, "localhost:%d:*:%s:%s\n", c.Remote.LocalPort, r.PG.MonitorUser, r.PG.MonitorPassword), 0o600)
-	start := time.Now()
-	var wg sync.WaitGroup
-	for range 2 {
-		wg.Go(func() {
-			psql := exec.Command("psql", "-X", "-At", "-d", "template1", "-U", r.PG.MonitorUser, "-h", "localhost",
-				"-p", strconv.Itoa(c.Remote.LocalPort), "-c", "SELECT pg_sleep(1)", "-c", "SELECT 1")
-			psql.Env = append(os.Environ(), "PGPASSFILE="+pgpass, "PGCONNECT_TIMEOUT=10")
-			got, err := psql.CombinedOutput()
-			if err != nil || !strings.HasSuffix(strings.TrimSpace(string(got)), "1") {
-				t.Errorf("psql through pggraph-forward: %v: %s", err, got)
-			}
-		})
+	psql := func(ctx context.Context, sql string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, "psql", "-X", "-At", "-d", "template1", "-U", r.PG.MonitorUser, "-h", "localhost",
+			"-p", strconv.Itoa(c.Remote.LocalPort), "-c", sql)
+		cmd.Env = append(os.Environ(), "PGPASSFILE="+pgpass, "PGCONNECT_TIMEOUT=10")
+		return cmd
 	}
-	wg.Wait()
-	if took := time.Since(start); took > 1900*time.Millisecond {
-		t.Errorf("two 1 s psql sessions took %s: not served at once", took)
+	direct, err := pgx.Connect(t.Context(), r.PG.ConnString("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer direct.Close(context.Background())
+	const marker = "SELECT pg_sleep(600) /* pggraph-forward test */"
+	running := func() int {
+		t.Helper()
+		var n int
+		if err := direct.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity WHERE state = 'active' AND query = $1`, marker).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	first := psql(ctx, marker)
+	var firstOut bytes.Buffer
+	first.Stdout, first.Stderr = &firstOut, &firstOut
+	if err := first.Start(); err != nil {
+		t.Fatal(err)
+	}
+	firstDone := make(chan error, 1)
+	go func() { firstDone <- first.Wait() }()
+	for running() == 0 {
+		select {
+		case err := <-firstDone:
+			t.Fatalf("the first psql session ended: %v: %s", err, firstOut.String())
+		case <-ctx.Done():
+			t.Fatal("the first psql session's statement never ran")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if got, err := psql(ctx, "SELECT 1").CombinedOutput(); err != nil || strings.TrimSpace(string(got)) != "1" {
+		t.Errorf("second psql session through pggraph-forward: %v: %s", err, got)
+	}
+	if n := running(); n != 1 {
+		t.Errorf("the first session's statement: %d running after the second session was served, want 1: not served at once", n)
+	}
+	if _, err := direct.Exec(t.Context(), `SELECT pg_cancel_backend(pid) FROM pg_stat_activity WHERE query = $1`, marker); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-firstDone; err == nil || !strings.Contains(firstOut.String(), "canceling statement") {
+		t.Errorf("the first psql session after its cancel: %v: %s", err, firstOut.String())
 	}
 
 	cmd.Process.Signal(syscall.SIGTERM)
