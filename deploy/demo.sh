@@ -257,8 +257,10 @@ SQL
 	echo "demo: pgbench workload running in the background (pid $!; its rate changes every 20 s)"
 
 	# Alert mail: a local user's mailbox on this host's MTA (exim4 delivers
-	# local addresses only by default).
-	id pggraph-demo >/dev/null 2>&1 || useradd -M -s /usr/sbin/nologin pggraph-demo
+	# local addresses only by default); exim delivers as that user, from
+	# its home directory.
+	id pggraph-demo >/dev/null 2>&1 || useradd -m -s /usr/sbin/nologin pggraph-demo
+	install -d -o pggraph-demo -g pggraph-demo -m 0700 "$(getent passwd pggraph-demo | cut -d: -f6)"
 	install -o pggraph-demo -g mail -m 0660 /dev/null /var/mail/pggraph-demo
 	echo "demo: alert mail goes to pggraph-demo@localhost (/var/mail/pggraph-demo, emptied)"
 
