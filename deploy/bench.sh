@@ -33,11 +33,13 @@ runs=(
 	"./internal/store/;Write|Maintain|State|SnapshotCodec;3x;3;writing samples, rollups, snapshots"
 	"./internal/store/;Rebuild;1x;3;rebuilding 35 days of rollups"
 	"./cmd/pggraph-collect/;^BenchmarkCollect\$;1x;5;one collection ÷ psql through ssh -L"
+	"./cmd/pggraph-collect/;^BenchmarkAlertCost\$;1x;5;alert evaluation ÷ the same collection"
 	"./cmd/pggraph-collect/;^BenchmarkCollectAll\$;3x;1;-all over 100 clients (median of 3 inside)"
 	"./cmd/pggraph-collect/;^BenchmarkStorage\$;1x;1;storage per client-year"
 	"./graph/;.;20x;1;images: the CGI and rrdtool, events and the previous period (medians of 20 inside)"
 	"./cgi-bin/;InChromium;2x;5;the overview and a tables page in Chromium, after a login"
 	"./cgi-bin/;ApacheAB;1x;3;ab through Apache: a session, Basic auth"
+	"./cgi-bin/;^BenchmarkClientsPage\$;20x;3;the all-clients page over 1,000 clients (median of 20 inside)"
 )
 
 failed=()
