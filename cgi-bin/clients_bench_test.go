@@ -82,4 +82,3 @@ FROM generate_series(10, $1, 10) i, unnest(ARRAY['deadlocks', 'cache_hit', 'olde
 	b.ReportMetric(float64(size)/1024, "KB")
 	b.ReportMetric(float64(rows), "clients")
 }
-

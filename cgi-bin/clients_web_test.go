@@ -138,7 +138,8 @@ const thresholdPixels = `(() => {
 // Chromium and sees every client worst first, the one with a CRITICAL
 // alert on top; follows its link to the client's pages, which show the
 // banner; the database the banner links to has threshold lines on its
-// graphs. Screenshots docs/clients.png and docs/alerts.png.
+// graphs; the root's logout ends it all. Screenshots docs/clients.png
+// and docs/alerts.png.
 func TestAllClientsBrowser(t *testing.T) {
 	a := webSite(t)
 	activeAlert(t)
@@ -218,5 +219,17 @@ func TestAllClientsBrowser(t *testing.T) {
 	}
 	if err := b.Screenshot(ctx, filepath.Join(screenshotDir(t), "alerts.png")); err != nil {
 		t.Fatal(err)
+	}
+	// The root's logout ends the session for the root and every client.
+	if _, err := b.Navigate(ctx, a.URL+"/pggraph/logout"); err != nil {
+		t.Fatal(err)
+	}
+	for _, page := range []string{"/pggraph/", base} {
+		if _, err := b.Navigate(ctx, a.URL+page); err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := b.HasLoginForm(ctx); err != nil || !ok {
+			t.Errorf("%s after the root's logout: no login form (%v)", page, err)
+		}
 	}
 }
