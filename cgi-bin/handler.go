@@ -37,6 +37,9 @@ type site struct {
 	// Levels are the alert levels of the checks that have some
 	// ([alerts], else the defaults): graphs draw them.
 	Levels map[string]metric.Levels
+	// Root: this is the all-clients page at the root of the install
+	// directories (config.LoadRoot), not a client's; Prefix is empty.
+	Root bool
 }
 
 // dir is the URL path of the client's directory, which holds the pages
@@ -89,6 +92,9 @@ type handler struct {
 	// per request.
 	openSamples func(ctx context.Context) (samples, error)
 	openUsers   func(ctx context.Context) (users, error)
+	// openClients connects to pggraph_clients for the all-clients page
+	// (site.Root).
+	openClients func(ctx context.Context) (clientsSource, error)
 	now         func() time.Time
 	log         *slog.Logger
 	// version identifies the program build; it is part of every ETag, so
@@ -184,11 +190,16 @@ func (h *handler) respond(rw http.ResponseWriter, r *http.Request) (finish func(
 	// client's directory, and for the access log row, unless the spool
 	// takes it.
 	conns := &conns{}
-	if (v.User != "" && v.Client == "") || h.spool == nil {
+	if (v.User != "" && (v.Client == "" || h.site.Root)) || h.spool == nil {
 		conns.users = openAsync(ctx, h.openUsers)
 	}
-	req, perr := parseRequest(r.URL.RawQuery, h.now())
-	if perr == nil {
+	var req request
+	var perr *httpError
+	if h.site.Root {
+		if req, perr = parseRoot(r.URL.RawQuery); perr == nil {
+			conns.clients = openAsync(ctx, h.openClients)
+		}
+	} else if req, perr = parseRequest(r.URL.RawQuery, h.now()); perr == nil {
 		req.Range.Keep = h.site.Keep
 		if req.Kind == kindGraph && h.cache != nil {
 			conns.hit = h.cache.get(h.cacheKey(req))
@@ -228,6 +239,13 @@ func (h *handler) respond(rw http.ResponseWriter, r *http.Request) (finish func(
 				}
 			}
 		}
+		if conns.clients != nil {
+			if src, err := conns.clients.get(); err == nil {
+				if err := src.Close(cctx); err != nil {
+					log.Warn(err.Error(), logging.Step, "clients")
+				}
+			}
+		}
 		if conns.drawn != nil && h.cache != nil {
 			if err := h.cache.put(h.cacheKey(req), conns.drawn); err != nil {
 				log.Debug(err.Error(), logging.Step, "cache")
@@ -244,6 +262,7 @@ func (h *handler) respond(rw http.ResponseWriter, r *http.Request) (finish func(
 type conns struct {
 	users      *pending[users]
 	samples    *pending[samples]
+	clients    *pending[clientsSource]
 	hit, drawn *entry
 }
 
@@ -356,7 +375,7 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 		return &httpError{http.StatusForbidden, "no login: the web server did not authenticate the request"}
 	}
 	switch {
-	case user != "" && visitOf(r).Client != "":
+	case user != "" && visitOf(r).Client != "" && !h.site.Root:
 		// Apache checked the user against the client of this directory
 		// (pggraph.conf's dbd-group): it must be this config.ini's.
 		if c := visitOf(r).Client; c != h.site.Prefix {
@@ -372,6 +391,8 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 		client, err := u.UserClient(ctx, user)
 		step("user checked")
 		switch {
+		case h.site.Root && (errors.Is(err, store.ErrNoUser) || (err == nil && client != store.AllClients)):
+			return &httpError{http.StatusForbidden, "user " + quoteValue(user) + " may not see every client (operators only: web users of client *)"}
 		case errors.Is(err, store.ErrNoUser) || (err == nil && client != h.site.Prefix && client != store.AllClients):
 			return &httpError{http.StatusForbidden, "user " + quoteValue(user) + " may not see this client"}
 		case err != nil:
@@ -380,6 +401,17 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 	}
 	if perr != nil {
 		return perr
+	}
+	if h.site.Root {
+		body, herr := h.clientsPage(ctx, c.clients, visitOf(r))
+		if herr != nil {
+			return herr
+		}
+		step("rendered")
+		// Per user, and new at every collection of any client.
+		w.Header().Set("Cache-Control", "no-store")
+		h.send(w, r, req, "text/html; charset=utf-8", body)
+		return nil
 	}
 	if e := c.hit; e != nil {
 		step("cached")

@@ -95,7 +95,11 @@ func (h *handler) loginPage(w http.ResponseWriter, r *http.Request, l *login) {
 		return
 	}
 	ret := l.Return
-	if _, herr := parseRequest(ret, h.now()); herr != nil {
+	_, herr := parseRequest(ret, h.now())
+	if h.site.Root {
+		_, herr = parseRoot(ret)
+	}
+	if herr != nil {
 		ret = ""
 	}
 	v := loginView{Title: h.site.Title, Action: h.site.dir() + loginName, Failed: l.Failed,

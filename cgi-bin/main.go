@@ -12,6 +12,11 @@
 //	pggraph.cgi -listen ADDR -config FILE [-user U]  development server
 //	pggraph.cgi -write-spool FILE                    (started by the CGI itself)
 //
+// Run from the root of the install directories (/pggraph/: index.cgi
+// with a config.ini that has no [local] prefix, config.LoadRoot), it is
+// the all-clients page: every client of pggraph_clients worst first, for
+// operators only (web users of client *; others 403, any parameter 400).
+//
 // As a CGI it reads config.ini next to the script Apache ran
 // (dirname(SCRIPT_FILENAME): the symlink's directory, so each client's
 // own), using its [install], [local] and [pggraph] sections. It connects
@@ -140,9 +145,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		h.needUser = true
-		h.spool = &spool{path: filepath.Join(filepath.Dir(path), spoolName), now: time.Now}
-		h.writeSpool = func() error { return startSpoolWriter(path) }
-		h.cache = &cache{dir: filepath.Join(filepath.Dir(path), cacheDirName), now: time.Now}
+		// The all-clients page keeps no spool and no cache at the root:
+		// operators' visits are few, and it draws no images.
+		if !h.site.Root {
+			h.spool = &spool{path: filepath.Join(filepath.Dir(path), spoolName), now: time.Now}
+			h.writeSpool = func() error { return startSpoolWriter(path) }
+			h.cache = &cache{dir: filepath.Join(filepath.Dir(path), cacheDirName), now: time.Now}
+		}
 		v, uri := visitFromEnv(getenv), getenv("REQUEST_URI")
 		finish := func() {}
 		err = cgi.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -250,22 +259,31 @@ func cgiFail(w io.Writer) {
 }
 
 // newHandler loads config.ini and builds the handler with its real
-// dependencies.
+// dependencies: a client's pages, or the all-clients page when the
+// config.ini is the root's (config.LoadRoot).
 func newHandler(getenv func(string) string, path string, log *slog.Logger) (*handler, error) {
+	root, err := config.LoadRoot(path)
+	if err == nil {
+		srv := webServer(getenv, root)
+		return &handler{
+			site: site{Title: root.Install.Title, WWWPath: root.Install.WWWPath, Root: true},
+			openClients: func(ctx context.Context) (clientsSource, error) {
+				return retry(ctx, func() (clientsSource, error) { return store.OpenClients(ctx, srv) })
+			},
+			openUsers: func(ctx context.Context) (users, error) {
+				return retry(ctx, func() (users, error) { return store.OpenUsers(ctx, srv) })
+			},
+			now: time.Now, log: log, version: buildVersion(),
+		}, nil
+	}
+	if !errors.Is(err, config.ErrClientConfig) {
+		return nil, cli.Usage(err)
+	}
 	cfg, err := config.Load(path)
 	if err != nil {
 		return nil, cli.Usage(err)
 	}
-	role := getenv("PGGRAPH_WEB_USER")
-	if role == "" {
-		role = webRole
-	}
-	// [local] host, port and database; the web role; no password (pgpass).
-	srv := store.LocalServer(config.Local{Host: cfg.Local.Host, Port: cfg.Local.Port, User: role})
-	// A request runs each statement once: one round trip each, rather
-	// than pgx's prepare and execute for a statement cache the process
-	// never uses again.
-	srv.Params += " default_query_exec_mode=exec"
+	srv := webServer(getenv, cfg)
 	samplesDB := cfg.Local.Database
 	groups := metric.StoredGroups()
 	return &handler{
@@ -284,6 +302,22 @@ func newHandler(getenv func(string) string, path string, log *slog.Logger) (*han
 		log:     log,
 		version: buildVersion(),
 	}, nil
+}
+
+// webServer is how the CGI reaches the central PostgreSQL: cfg's [local]
+// host and port, as the web role (PGGRAPH_WEB_USER, else pggraph_web),
+// with no password (pgpass).
+func webServer(getenv func(string) string, cfg *config.Config) store.Server {
+	role := getenv("PGGRAPH_WEB_USER")
+	if role == "" {
+		role = webRole
+	}
+	srv := store.LocalServer(config.Local{Host: cfg.Local.Host, Port: cfg.Local.Port, User: role})
+	// A request runs each statement once: one round trip each, rather
+	// than pgx's prepare and execute for a statement cache the process
+	// never uses again.
+	srv.Params += " default_query_exec_mode=exec"
+	return srv
 }
 
 // retry calls open again, for about a second, while PostgreSQL refuses

@@ -110,6 +110,19 @@ var params = map[string][]string{
 	"kind":    {pageEvents},
 }
 
+// queryValues splits a raw query string: 400 when it is oversized or
+// malformed.
+func queryValues(rawQuery string) (url.Values, *httpError) {
+	if len(rawQuery) > maxQuery {
+		return nil, badRequest("query string longer than %d bytes", maxQuery)
+	}
+	vals, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, badRequest("malformed query string")
+	}
+	return vals, nil
+}
+
 // parseRequest parses a raw query string at time now (for relative
 // ranges). It is pure: the same input gives the same request or error.
 // Unknown, repeated, empty or oversized (> 256 bytes) parameters,
@@ -118,12 +131,9 @@ var params = map[string][]string{
 // against the data.
 func parseRequest(rawQuery string, now time.Time) (request, *httpError) {
 	var req request
-	if len(rawQuery) > maxQuery {
-		return req, badRequest("query string longer than %d bytes", maxQuery)
-	}
-	vals, err := url.ParseQuery(rawQuery)
-	if err != nil {
-		return req, badRequest("malformed query string")
+	vals, herr := queryValues(rawQuery)
+	if herr != nil {
+		return req, herr
 	}
 	one := map[string]string{}
 	// In name order, so the same query always gets the same message.

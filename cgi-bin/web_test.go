@@ -64,6 +64,7 @@ const (
 	alicePassword = "alice pw: ok"
 	bobPassword   = "bob-pw"
 	carolPassword = "carol-pw"
+	olgaPassword  = "olga: operator"
 )
 
 // hostileTable is a table name a browser must never take for markup.
@@ -171,6 +172,15 @@ func setUpSite(ctx context.Context, r *rig.Rig) error {
 			return err
 		}
 	}
+	// The all-clients page at the root, as README's host setup makes it:
+	// root's, with the central database's [local] only.
+	rootIni := fmt.Sprintf("[local]\nhost = %s\nport = %d\n", c.Host, c.Port)
+	if err := os.WriteFile(filepath.Join(web.root, "config.ini"), []byte(rootIni), 0o644); err != nil {
+		return err
+	}
+	if err := os.Symlink(web.cgi, filepath.Join(web.root, "index.cgi")); err != nil {
+		return err
+	}
 	// pggraph_web's password, for mod_dbd and the CGI; 0600 www-data.
 	pgpass := filepath.Join(web.dir, "pgpass")
 	if err := os.WriteFile(pgpass, fmt.Appendf(nil, "%s:%d:*:pggraph_web:%s\n", c.Host, c.Port, webPassword), 0o600); err != nil {
@@ -180,14 +190,30 @@ func setUpSite(ctx context.Context, r *rig.Rig) error {
 		return err
 	}
 
-	// Web users: alice sees acme, carol young, bob another client.
+	// The clients table, as pggraph-install registers each client.
+	st, err := store.Open(ctx, cfg.Local, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close(ctx)
+	for _, x := range []store.Client{
+		{Prefix: "acme", Title: "ACME <Corp> & Co", Directory: acme, WWWPath: "pggraph/acme"},
+		{Prefix: "young", Title: "Young Ltd", Directory: young, WWWPath: "pggraph/young"},
+	} {
+		if err := st.RegisterClient(ctx, x); err != nil {
+			return err
+		}
+	}
+
+	// Web users: alice sees acme, carol young, bob another client, olga
+	// (an operator) every client.
 	owner := store.LocalServer(cfg.Local)
 	u, err := store.OpenUsers(ctx, owner)
 	if err != nil {
 		return err
 	}
 	defer u.Close(ctx)
-	for _, x := range []struct{ name, pw, client string }{{"alice", alicePassword, "acme"}, {"carol", carolPassword, "young"}, {"bob", bobPassword, "other"}} {
+	for _, x := range []struct{ name, pw, client string }{{"alice", alicePassword, "acme"}, {"carol", carolPassword, "young"}, {"bob", bobPassword, "other"}, {"olga", olgaPassword, store.AllClients}} {
 		h, err := bcrypt.GenerateFromPassword([]byte(x.pw), bcrypt.DefaultCost) // as pggraph-admin user add
 		if err != nil {
 			return err

@@ -33,6 +33,7 @@ runs=(
 	"./internal/store/;Write|Maintain|State|SnapshotCodec;3x;3;writing samples, rollups, snapshots"
 	"./internal/store/;Rebuild;1x;3;rebuilding 35 days of rollups"
 	"./cmd/pggraph-collect/;^BenchmarkCollect\$;1x;5;one collection ÷ psql through ssh -L"
+	"./cmd/pggraph-collect/;^BenchmarkAlertCost\$;1x;5;alert evaluation ÷ the same collection"
 	"./cmd/pggraph-collect/;^BenchmarkCollectAll\$;3x;1;-all over 100 clients (median of 3 inside)"
 	"./cmd/pggraph-collect/;^BenchmarkStorage\$;1x;1;storage per client-year"
 	"./cmd/pggraph-collect/;^BenchmarkCollectStatements\$;3x;3;5,000 statements: queries = yes − no (median of 3 inside)"
@@ -40,6 +41,7 @@ runs=(
 	"./cgi-bin/;^Benchmark(QueriesPage|StatementStorage)\$;20x;1;the queries page over a month (median of 20 inside), statement storage"
 	"./cgi-bin/;InChromium;2x;5;the overview and a tables page in Chromium, after a login"
 	"./cgi-bin/;ApacheAB;1x;3;ab through Apache: a session, Basic auth"
+	"./cgi-bin/;^BenchmarkClientsPage\$;20x;3;the all-clients page over 1,000 clients (median of 20 inside)"
 )
 
 failed=()

@@ -32,10 +32,19 @@ func Rows() []Row {
 			What:   "ab -n 200 -c 20 on that image with Basic auth (a bcrypt check at cost 10 each)",
 			Figure: Metric{Bench: "ApacheAB/basic", Unit: "req/s", Show: "requests/s"},
 		},
+		Row{
+			What:    "the all-clients page over 1,000 clients: the whole pggraph.cgi process as Apache starts it for an operator (median)",
+			Figure:  Metric{Bench: "ClientsPage", Unit: "page-ms", Show: "ms"},
+			Extra:   []Metric{{Bench: "ClientsPage", Unit: "KB", Show: "KB"}, {Bench: "ClientsPage", Unit: "clients", Show: "clients", Count: true}},
+			Targets: []Check{{Op: "<", Value: 200}},
+		},
 		vsRow("one collection, 5 databases × 1,000 tables, twin tunnel: pggraph-collect ÷ the same queries with psql through ssh -L",
 			"Collect", "ms-collect", "ms-psql-ssh", "ratio", msToS, "s").
 			with([]Metric{{Bench: "Collect", Unit: "rows/run", Show: "rows", Count: true}}, Check{Ratio: true, Op: "<=", Value: 1.2}, Check{Op: "<", Value: 3}),
 		peakRow("pggraph-collect in that collection", "Collect", "MB-peak-RSS"),
+		vsRow("alert evaluation after that collection (every check on every object, states saved), same run: evaluate ÷ collect, ratio (collect + evaluate) ÷ collect",
+			"AlertCost", "ms-evaluate", "ms-collect", "with/without", 1, "ms").
+			with([]Metric{{Bench: "AlertCost", Unit: "objects", Show: "objects", Count: true}}, Check{Ratio: true, Op: "<=", Value: 1.05}),
 		Row{
 			What:    "pggraph-collect -all over 100 typical clients (5 databases, 100 tables, 200 indexes; twin tunnel; -jobs 4)",
 			Figure:  Metric{Bench: "CollectAll", Unit: "s-total", Show: "s"},

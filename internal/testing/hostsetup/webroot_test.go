@@ -89,6 +89,9 @@ func TestLayout(t *testing.T) {
 		{"replace the program", "cp /bin/true ROOT/_main/pggraph.cgi", false},
 		{"add to _main", "touch ROOT/_main/pggraph.cgi.new", false},
 		{"open up the root", "chmod 0777 ROOT", false},
+		{"replace the all-clients page's program", "ln -sf /bin/true ROOT/index.cgi", false},
+		{"change the root's config.ini", "echo '[local]' >> ROOT/config.ini", false},
+		{"read the root's config.ini", "grep -q '^database = pggraph$' ROOT/config.ini && test -L ROOT/index.cgi", true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
