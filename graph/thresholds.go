@@ -200,17 +200,21 @@ const (
 // dashed line across the plot with its label at the right end, above
 // the line; one beyond the plot as its label alone, at that edge.
 func (v *canvas) thresholds() {
+	// Labels beyond the plot stack inward from their edge, one line each.
+	above, below := 0, 0
 	for _, t := range v.c.Thresholds {
 		w, h := v.measure(t.Label, smallSize)
 		x := v.right - w - 4
 		switch t.Off {
 		case 1:
 			v.font(smallSize, t.Color)
-			v.r.Text(t.Label+" (above)", x-v.textWidth(" (above)"), v.top+h+2)
+			v.r.Text(t.Label+" (above)", x-v.textWidth(" (above)"), v.top+h+2+above*(h+2))
+			above++
 			continue
 		case -1:
 			v.font(smallSize, t.Color)
-			v.r.Text(t.Label+" (below)", x-v.textWidth(" (below)"), v.bottom-4)
+			v.r.Text(t.Label+" (below)", x-v.textWidth(" (below)"), v.bottom-4-below*(h+2))
+			below++
 			continue
 		}
 		_, y := v.px(XY{X: v.c.XMin, Y: t.Y})
