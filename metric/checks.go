@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // State is an alert state of one (client, check, object).
@@ -312,8 +314,18 @@ func DerivedChecks() []Check {
 
 // Checks returns every check: the derived ones, then one per column of
 // every group, named group.column, with no default levels. Each call
-// builds a new slice.
-func Checks() []Check {
+// returns a new slice, which the caller may modify (not the checks'
+// Num and Den, which it shares with every other caller).
+func Checks() []Check { return slices.Clone(checkTable()) }
+
+// checkTable is the check table, built once per process: a CGI process
+// needs it for config.ini's keys and for the graphs' thresholds, and it
+// holds a check per column of every group. Nothing changes it once
+// built.
+var checkTable = sync.OnceValue(buildChecks)
+
+// buildChecks builds the check table (see Checks).
+func buildChecks() []Check {
 	cs := DerivedChecks()
 	for _, g := range Groups() {
 		for _, c := range g.Columns {

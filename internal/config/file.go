@@ -100,7 +100,7 @@ func (c *Config) encode(file string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: would not read back: %w", where(file), err)
 	}
-	for _, k := range Keys() {
+	for _, k := range keyTable() {
 		if k.Get(back) != k.Get(c) {
 			return nil, k.FieldError(file, k.Get(c), "cannot be written so that it reads back unchanged")
 		}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode"
 
@@ -71,8 +72,19 @@ const (
 )
 
 // Keys returns every key in file order: the order Write uses and the
-// installer asks in. Each call builds a new slice.
-func Keys() []Key {
+// installer asks in. Each call returns a new slice, which the caller may
+// modify.
+func Keys() []Key { return slices.Clone(keyTable()) }
+
+// keyTable is the key table, built once per process: a CGI process reads
+// config.ini once but walks the table several times (parse, validate,
+// the root's check), and the table holds a key per alert check, hundreds
+// of them. Nothing changes it once built; callers in this package only
+// read it.
+var keyTable = sync.OnceValue(buildKeys)
+
+// buildKeys builds the key table (see Keys).
+func buildKeys() []Key {
 	const maxPort = 65535
 	path := func(k Key) Key { k.tidy, k.check = ExpandHome, absoluteIfSet; return k }
 	return append([]Key{
@@ -357,7 +369,7 @@ func (k Key) FieldError(file, v, problem string) *FieldError {
 // joined with errors.Join, each a *FieldError of one line naming c.Path.
 func (c *Config) Validate() error {
 	var errs []error
-	for _, k := range Keys() {
+	for _, k := range keyTable() {
 		if err := k.Check(c); err != nil {
 			errs = append(errs, err)
 		}

@@ -66,7 +66,7 @@ func LoadRoot(path string) (*Config, error) {
 	c.Path = abs
 	c.Install.Title, c.Install.WWWPath = RootTitle, RootWWWPath
 	errs = append(errs, f.Apply(c))
-	for _, k := range Keys() {
+	for _, k := range keyTable() {
 		if slices.Contains(rootKeys, k.String()) {
 			errs = append(errs, k.Check(c))
 		}

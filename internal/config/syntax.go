@@ -58,7 +58,7 @@ func ReadFile(r io.Reader, name string) (*File, error) {
 	}
 	src = bytes.TrimPrefix(src, []byte("\uFEFF"))
 	f := &File{name: name}
-	ks := Keys()
+	ks := keyTable()
 	var errs, syntax []error
 	bad := func(line int, problem string) {
 		syntax = append(syntax, fmt.Errorf("%s: line %d: %s", where(name), line, problem))
@@ -177,7 +177,7 @@ func writeValue(v string) string {
 func format(c *Config) []byte {
 	var b bytes.Buffer
 	b.WriteString("; " + header + "\n")
-	ks := Keys()
+	ks := keyTable()
 	def := Default()
 	for i := 0; i < len(ks); {
 		j, width := i, 0
