@@ -93,6 +93,9 @@ func Evaluate(in Input, prev []store.AlertState) store.AlertChanges {
 		if in.Samples == nil || (!ok && !levels.Warning.Set() && !levels.Critical.Set()) {
 			continue
 		}
+		if !ok {
+			g = &groupData{} // not in the run: no object of it seen
+		}
 		evaluated[c.Name] = true
 		if !levels.Warning.Set() && !levels.Critical.Set() {
 			continue // no levels: every row left of it recovers below

@@ -244,3 +244,14 @@ func TestEvents(t *testing.T) {
 		t.Errorf("events\n%+v\nwant\n%+v", got, want)
 	}
 }
+
+// TestEvaluateGroupNotRead: a check with levels whose group the run did
+// not read has no object: nothing changes, nothing fails.
+func TestEvaluateGroupNotRead(t *testing.T) {
+	slot, _ := metric.GroupByName("slot")
+	in := Input{Now: time.Unix(0, 0), Checks: metric.Checks(), Levels: func(c metric.Check) metric.Levels { return c.Default },
+		Groups: []metric.Group{slot}, Samples: []metric.Sample{}}
+	if ch := Evaluate(in, nil); len(ch.Events) != 0 || len(ch.Put) != 0 {
+		t.Errorf("changes %+v, want none", ch)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pggraph/pggraph/alert"
 	"github.com/pggraph/pggraph/internal/cli"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/store"
@@ -415,5 +417,58 @@ func TestAlertStale(t *testing.T) {
 	subjects = box.expect(t, 2)
 	if !strings.HasPrefix(subjects[1], "[pggraph] stalestop: RECOVERED stale = 0.0 intervals (was CRITICAL)") {
 		t.Errorf("subject %q", subjects[1])
+	}
+}
+
+// TestAlertRepeat: with repeat = 30 minutes, a check that stays WARNING
+// is mailed once on its change, then once every 30 minutes of the
+// runs' clock, through the real store and MTA; its recovery once.
+func TestAlertRepeat(t *testing.T) {
+	r := env(t)
+	box := newMailbox(t)
+	root := filepath.Join(os.TempDir(), "pggraph-alertrepeat-"+box.user)
+	t.Cleanup(func() { os.RemoveAll(root) })
+	path := clientConfig(t, r, root, "alertrepeat", func(c *config.Config) {
+		c.Alerts.Mail, c.Alerts.After, c.Alerts.Repeat = box.addr(), 1, 30*time.Minute
+		c.Alerts.Levels = map[string]metric.Levels{"database.numbackends": levels(t, ":1 -")}
+	})
+	mustCollect(t, path) // registers the client (primed: no alerts)
+	cfg, st := openStore(t, path)
+	g, _ := metric.GroupByName("database")
+	sample := func(n float64) metric.Sample {
+		v := make([]float64, len(g.Columns))
+		for i, c := range g.Columns {
+			v[i] = math.NaN()
+			if c.Name == "numbackends" {
+				v[i] = n
+			}
+		}
+		return metric.Sample{Group: "database", Key: "16384", Name: "app", Seconds: 600, Values: v}
+	}
+	t0 := time.Now().Truncate(time.Minute)
+	// A run every 10 minutes: the change at 0, reminders at 30 and 60,
+	// none between, the recovery at 70.
+	for i, want := range []int{1, 1, 1, 2, 2, 2, 3, 4} {
+		n := 5.0
+		if i == 7 {
+			n = 0
+		}
+		now := t0.Add(time.Duration(i) * 10 * time.Minute)
+		if _, err := alert.AfterRun(t.Context(), st, cfg, alert.Run{Groups: []metric.Group{g}, Samples: []metric.Sample{sample(n)}},
+			alert.Options{Now: func() time.Time { return now }}); err != nil {
+			t.Fatalf("run %d: %v", i, err)
+		}
+		box.expect(t, want)
+	}
+	subjects := box.expect(t, 4)
+	for i, want := range []string{
+		"[pggraph] alertrepeat: WARNING database.numbackends on database app = 5 (warning :1)",
+		"[pggraph] alertrepeat: still WARNING database.numbackends on database app = 5 (warning :1)",
+		"[pggraph] alertrepeat: still WARNING database.numbackends on database app = 5 (warning :1)",
+		"[pggraph] alertrepeat: RECOVERED database.numbackends on database app = 0 (was WARNING)",
+	} {
+		if subjects[i] != want {
+			t.Errorf("message %d: %q\nwant %q", i+1, subjects[i], want)
+		}
 	}
 }
