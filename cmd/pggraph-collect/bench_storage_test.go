@@ -57,14 +57,14 @@ type resolution struct {
 // With R_g, H_g, D_g the bytes per raw, hourly and daily row of group g,
 // N_g its objects, runs per day 1440 / interval, and the defaults of
 // internal/config ([pggraph] interval 10 min, keep_raw_days 35,
-// keep_hourly_days 400, keep_daily_days 1825), the client holds
+// keep_hourly_days 100, keep_daily_days 1825), the client holds
 //
-//	Σ_g N_g × (R_g × runs/day × min(days, 35) + H_g × 24 × min(days, 400) + D_g × min(days, 1825))
+//	Σ_g N_g × (R_g × runs/day × min(days, 35) + H_g × 24 × min(days, 100) + D_g × min(days, 1825))
 //
 // bytes after collecting for days, plus its object and state tables
 // (measured as they are). MB/client-year is that after 365 days. The
-// client still grows after that, by its hourly rollups until day 400 and
-// its daily ones until day 1825: MB-steady is the plateau from then on.
+// client still grows after that, by its daily rollups until day 1825:
+// MB-steady is the plateau from then on.
 // Not counted: space that retention's deletes leave to be reused (dead
 // rows between vacuums) and the WAL. It also reports the bytes per
 // row of each resolution, averaged over the groups weighted by their
