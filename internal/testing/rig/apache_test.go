@@ -41,7 +41,7 @@ func TestApacheAndScreenshot(t *testing.T) {
 		status int
 	}{
 		{"/", 403},
-		{"/pggraph/", 403},
+		{"/pggraph/", 401},      // the all-clients page: a login first
 		{"/pggraph/acme/", 401}, // a login asked for before anything else
 		{"/pggraph/acme/config.ini", 403},
 	} {
