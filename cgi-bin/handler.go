@@ -38,7 +38,7 @@ type site struct {
 	// ([alerts], else the defaults): graphs draw them.
 	Levels map[string]metric.Levels
 	// Root: this is the all-clients page at the root of the install
-	// directories (config.LoadRoot), not a client's; Prefix is empty.
+	// directories (config.LoadSite), not a client's; Prefix is empty.
 	Root bool
 }
 

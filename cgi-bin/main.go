@@ -13,7 +13,7 @@
 //	pggraph.cgi -write-spool FILE                    (started by the CGI itself)
 //
 // Run from the root of the install directories (/pggraph/: index.cgi
-// with a config.ini that has no [local] prefix, config.LoadRoot), it is
+// with a config.ini that has no [local] prefix, config.LoadSite), it is
 // the all-clients page: every client of pggraph_clients worst first, for
 // operators only (web users of client *; others 403, any parameter 400).
 //
@@ -260,10 +260,14 @@ func cgiFail(w io.Writer) {
 
 // newHandler loads config.ini and builds the handler with its real
 // dependencies: a client's pages, or the all-clients page when the
-// config.ini is the root's (config.LoadRoot).
+// config.ini is the root's (config.LoadSite reads either, once).
 func newHandler(getenv func(string) string, path string, log *slog.Logger) (*handler, error) {
-	root, err := config.LoadRoot(path)
-	if err == nil {
+	cfg, isRoot, err := config.LoadSite(path)
+	if err != nil {
+		return nil, cli.Usage(err)
+	}
+	if isRoot {
+		root := cfg
 		srv := webServer(getenv, root)
 		return &handler{
 			site: site{Title: root.Install.Title, WWWPath: root.Install.WWWPath, Root: true},
@@ -275,13 +279,6 @@ func newHandler(getenv func(string) string, path string, log *slog.Logger) (*han
 			},
 			now: time.Now, log: log, version: buildVersion(),
 		}, nil
-	}
-	if !errors.Is(err, config.ErrClientConfig) {
-		return nil, cli.Usage(err)
-	}
-	cfg, err := config.Load(path)
-	if err != nil {
-		return nil, cli.Usage(err)
 	}
 	srv := webServer(getenv, cfg)
 	samplesDB := cfg.Local.Database

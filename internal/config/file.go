@@ -22,6 +22,12 @@ func Parse(r io.Reader, name string) (*Config, error) {
 	if err != nil {
 		return nil, err
 	}
+	return f.client(name)
+}
+
+// client applies f over Default as a client's config.ini named name and
+// validates it (Parse).
+func (f *File) client(name string) (*Config, error) {
 	c := Default()
 	c.Path = name
 	errs := f.Apply(c)
@@ -38,30 +44,69 @@ func Parse(r io.Reader, name string) (*Config, error) {
 // Parse. It sets Path to the absolute file name and warns (Warnings) when
 // the file holds a password and others than its owner may access it.
 func Load(path string) (*Config, error) {
+	f, abs, mode, err := readPath(path)
+	if err != nil {
+		return nil, err
+	}
+	c, err := f.client(abs)
+	if err != nil {
+		return nil, err
+	}
+	warnReadable(c, mode)
+	return c, nil
+}
+
+// readPath reads path, a config.ini or a directory holding one, with
+// ReadFile: the file, its absolute name and its mode.
+func readPath(path string) (*File, string, os.FileMode, error) {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		path = filepath.Join(path, "config.ini")
 	}
 	abs, err := filepath.Abs(path)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where(path), err)
+		return nil, "", 0, fmt.Errorf("%s: %w", where(path), err)
 	}
-	f, err := os.Open(abs)
+	r, err := os.Open(abs)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where(abs), err)
+		return nil, "", 0, fmt.Errorf("%s: %w", where(abs), err)
 	}
-	defer f.Close()
-	fi, err := f.Stat()
+	defer r.Close()
+	fi, err := r.Stat()
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where(abs), err)
+		return nil, "", 0, fmt.Errorf("%s: %w", where(abs), err)
 	}
-	c, err := Parse(f, abs)
+	f, err := ReadFile(r, abs)
 	if err != nil {
-		return nil, err
+		return nil, "", 0, err
 	}
-	if fi.Mode().Perm()&0o077 != 0 && c.Local.Password+c.Remote.Password+c.SSH.Password != "" {
-		c.Warnings = append(c.Warnings, fmt.Sprintf("config %s is readable by group/others and holds passwords; chmod 600 it", abs))
+	return f, abs, fi.Mode(), nil
+}
+
+// warnReadable warns (Warnings) when c's file, of mode, holds a password
+// and others than its owner may access it.
+func warnReadable(c *Config, mode os.FileMode) {
+	if mode.Perm()&0o077 != 0 && c.Local.Password+c.Remote.Password+c.SSH.Password != "" {
+		c.Warnings = append(c.Warnings, fmt.Sprintf("config %s is readable by group/others and holds passwords; chmod 600 it", c.Path))
 	}
-	return c, nil
+}
+
+// LoadSite reads path once for pggraph.cgi, which serves either kind of
+// config.ini: a client's (root false, as Load reads it) when it sets
+// [local] prefix, else the root's (root true, as LoadRoot reads it).
+func LoadSite(path string) (c *Config, root bool, err error) {
+	f, abs, mode, err := readPath(path)
+	if err != nil {
+		return nil, false, err
+	}
+	if !f.sets("local", "prefix") {
+		c, err = f.root(abs)
+		return c, true, err
+	}
+	if c, err = f.client(abs); err != nil {
+		return nil, false, err
+	}
+	warnReadable(c, mode)
+	return c, false, nil
 }
 
 // Write validates c and writes it to path with every section and key in

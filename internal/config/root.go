@@ -3,8 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
 )
 
@@ -36,28 +34,27 @@ var ErrClientConfig = errors.New("a client's config.ini (it sets [local] prefix)
 // config.ini. A file that sets [local] prefix is a client's
 // (ErrClientConfig); any other key is refused, naming it.
 func LoadRoot(path string) (*Config, error) {
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		path = filepath.Join(path, "config.ini")
-	}
-	abs, err := filepath.Abs(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where(path), err)
-	}
-	r, err := os.Open(abs)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", where(abs), err)
-	}
-	defer r.Close()
-	f, err := ReadFile(r, abs)
+	f, abs, _, err := readPath(path)
 	if err != nil {
 		return nil, err
 	}
+	if f.sets("local", "prefix") {
+		return nil, fmt.Errorf("%s: %w", where(abs), ErrClientConfig)
+	}
+	return f.root(abs)
+}
+
+// sets reports whether the file sets [section] name.
+func (f *File) sets(section, name string) bool {
+	return slices.ContainsFunc(f.entries, func(e entry) bool { return e.key.Section == section && e.key.Name == name })
+}
+
+// root applies f, which sets no [local] prefix, as the root's
+// config.ini named abs, and checks it (LoadRoot).
+func (f *File) root(abs string) (*Config, error) {
 	var errs []error
 	for _, e := range f.entries {
-		switch {
-		case e.key.Section == "local" && e.key.Name == "prefix":
-			return nil, fmt.Errorf("%s: %w", where(abs), ErrClientConfig)
-		case !slices.Contains(rootKeys, e.key.String()):
+		if !slices.Contains(rootKeys, e.key.String()) {
 			errs = append(errs, &FieldError{File: abs, Section: e.key.Section, Key: e.key.Name,
 				Problem: "not read at the root of the install directories (only " + joinKeys(rootKeys) + ")"})
 		}

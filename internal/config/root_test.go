@@ -60,3 +60,46 @@ func TestLoadRoot(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadSite: one read tells the root's config.ini from a client's,
+// and gives each what LoadRoot and Load give.
+func TestLoadSite(t *testing.T) {
+	client := filepath.Join("testdata", "design.golden.ini")
+	tests := []struct {
+		name string
+		path func(t *testing.T) string
+		root bool
+	}{
+		{"the root's", func(t *testing.T) string {
+			dir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(dir, "config.ini"), []byte("[local]\nport = 5433\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return dir
+		}, true},
+		{"a client's", func(*testing.T) string { return client }, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := tt.path(t)
+			c, root, err := LoadSite(path)
+			if err != nil || root != tt.root {
+				t.Fatalf("LoadSite = root %v, %v; want root %v", root, err, tt.root)
+			}
+			load := Load
+			if tt.root {
+				load = LoadRoot
+			}
+			want, err := load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Local != want.Local || c.Install != want.Install || c.Path != want.Path || strings.Join(c.Warnings, "|") != strings.Join(want.Warnings, "|") {
+				t.Errorf("LoadSite %+v %+v %q\nwant %+v %+v %q", c.Local, c.Install, c.Path, want.Local, want.Install, want.Path)
+			}
+		})
+	}
+	if _, _, err := LoadSite(filepath.Join(t.TempDir(), "none.ini")); err == nil {
+		t.Error("a missing file: no error")
+	}
+}
