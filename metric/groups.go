@@ -3,6 +3,7 @@ package metric
 import (
 	"fmt"
 	"strings"
+	"sync"
 )
 
 // This file is pggraph's metric table: every group, its columns and its
@@ -73,10 +74,16 @@ func Groups() []Group {
 	}
 }
 
+// storedTable is StoredGroups built once per process, for lookups by
+// name: a graph with thresholds looks its lines' columns up while a CGI
+// process draws it. Nothing changes it once built.
+var storedTable = sync.OnceValue(StoredGroups)
+
 // GroupByName returns the group named name of StoredGroups, and false
-// when there is none.
+// when there is none. Its Columns and Queries are shared with every other
+// caller: read them, do not change them.
 func GroupByName(name string) (Group, bool) {
-	for _, g := range StoredGroups() {
+	for _, g := range storedTable() {
 		if g.Name == name {
 			return g, true
 		}
