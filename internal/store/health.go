@@ -18,6 +18,7 @@ import (
 // time. pggraph_web may read it.
 type Clients struct {
 	conn *pgx.Conn
+	srv  Server
 }
 
 // OpenClients connects to pggraph_clients on the server srv reaches.
@@ -26,14 +27,14 @@ func OpenClients(ctx context.Context, srv Server) (*Clients, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Clients{conn: conn}, nil
+	return &Clients{conn: conn, srv: srv}, nil
 }
 
-// Close closes the connection.
+// Close closes the connection, or keeps it for reuse (Server.Idle).
 func (c *Clients) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	if err := c.conn.Close(ctx); err != nil {
+	if err := hangUp(ctx, c.srv, c.conn.Config().Database, c.conn); err != nil {
 		return fmt.Errorf("close %s connection: %w", schema.Clients, err)
 	}
 	return nil

@@ -57,6 +57,10 @@ type Server struct {
 	Params string
 	// Password, when not empty, overrides PGPASSWORD and ~/.pgpass.
 	Password config.Secret
+	// Idle, when set, keeps the connections closed by a Store, Users or
+	// Clients of this server for the next one opened (a process serving
+	// many requests); nil closes them.
+	Idle *Idle
 }
 
 // LocalServer is the server of a config.ini's [local] section. An empty
@@ -74,6 +78,13 @@ func LocalServer(l config.Local) Server {
 		p = append(p, "user="+dsnQuote(l.User))
 	}
 	return Server{Params: strings.Join(p, " "), Password: l.Password}
+}
+
+// WithParam returns s with one more keyword=value setting, such as
+// passfile or default_query_exec_mode, its value quoted.
+func (s Server) WithParam(key, value string) Server {
+	s.Params = strings.TrimSpace(s.Params + " " + key + "=" + dsnQuote(value))
+	return s
 }
 
 // ConnConfig returns the pgx settings to connect to database. ~/.pgpass is
@@ -210,6 +221,11 @@ func (s *Store) clients(ctx context.Context) (*pgx.Conn, error) {
 
 // dial connects srv to database.
 func dial(ctx context.Context, srv Server, database string) (*pgx.Conn, error) {
+	if srv.Idle != nil {
+		if c := srv.Idle.take(ctx, idleKey(srv, database)); c != nil {
+			return c, nil
+		}
+	}
 	cc, err := srv.ConnConfig(database)
 	if err != nil {
 		return nil, err
@@ -228,13 +244,21 @@ func cloneGroups(groups []metric.Group) []metric.Group {
 }
 
 // Close closes both connections, which also releases any run lock still
-// held.
+// held; with a Server.Idle, connections in a clean state are kept for
+// reuse instead (never while a run lock is held).
 func (s *Store) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, lockTimeout)
 	defer cancel()
-	err := s.samples.Close(ctx)
+	srv := s.srv
+	s.mu.Lock()
+	if len(s.locked) > 0 {
+		// Its run locks end with the session: never kept.
+		srv.Idle = nil
+	}
+	s.mu.Unlock()
+	err := hangUp(ctx, srv, s.samples.Config().Database, s.samples)
 	if s.conns != nil {
-		err = errors.Join(err, s.conns.Close(ctx))
+		err = errors.Join(err, hangUp(ctx, srv, schema.Clients, s.conns))
 	}
 	return err
 }

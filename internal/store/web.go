@@ -73,6 +73,7 @@ type Access struct {
 // superuser).
 type Users struct {
 	conn *pgx.Conn
+	srv  Server
 }
 
 // OpenUsers connects to pggraph_users on the server srv reaches.
@@ -81,14 +82,14 @@ func OpenUsers(ctx context.Context, srv Server) (*Users, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Users{conn: conn}, nil
+	return &Users{conn: conn, srv: srv}, nil
 }
 
-// Close closes the connection.
+// Close closes the connection, or keeps it for reuse (Server.Idle).
 func (u *Users) Close(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
 	defer cancel()
-	if err := u.conn.Close(ctx); err != nil {
+	if err := hangUp(ctx, u.srv, u.conn.Config().Database, u.conn); err != nil {
 		return fmt.Errorf("close %s connection: %w", schema.Users, err)
 	}
 	return nil

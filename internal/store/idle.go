@@ -1,0 +1,114 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Idle keeps the connections a Store, Users or Clients closes, for the
+// next one opened on the same server and database: a process that serves
+// many requests (pggraph.cgi under FastCGI) logs in to PostgreSQL once,
+// not once per request. Set it as a Server's Idle. Only connections in a
+// clean state are kept: open, outside any transaction, holding no run
+// lock. It is safe for concurrent use.
+type Idle struct {
+	max    int           // connections kept per server and database
+	maxAge time.Duration // an idle connection older than this is closed
+	now    func() time.Time
+
+	mu    sync.Mutex
+	conns map[string][]idleConn
+}
+
+// idleConn is a kept connection and when it was put back.
+type idleConn struct {
+	conn  *pgx.Conn
+	since time.Time
+}
+
+// NewIdle keeps up to max connections per server and database, each for
+// up to maxAge unused.
+func NewIdle(max int, maxAge time.Duration) *Idle {
+	return &Idle{max: max, maxAge: maxAge, now: time.Now, conns: map[string][]idleConn{}}
+}
+
+// idleKey names the server and database a connection was opened for.
+func idleKey(srv Server, database string) string {
+	return srv.Params + "\x00" + srv.Password.Reveal() + "\x00" + database
+}
+
+// take returns a kept connection of key that still works, nil when there
+// is none; it closes the expired ones it finds.
+func (p *Idle) take(ctx context.Context, key string) *pgx.Conn {
+	for {
+		p.mu.Lock()
+		list := p.conns[key]
+		if len(list) == 0 {
+			p.mu.Unlock()
+			return nil
+		}
+		c := list[len(list)-1]
+		p.conns[key] = list[:len(list)-1]
+		p.mu.Unlock()
+		// CheckConn reads without waiting: a connection the server has
+		// closed (restart, idle timeout) shows it here, for free.
+		if p.now().Sub(c.since) < p.maxAge && c.conn.PgConn().CheckConn() == nil {
+			return c.conn
+		}
+		closeQuietly(ctx, c.conn)
+	}
+}
+
+// give keeps conn for key when it is clean and there is room, else closes
+// it.
+func (p *Idle) give(ctx context.Context, key string, conn *pgx.Conn) error {
+	if !conn.IsClosed() && conn.PgConn().TxStatus() == 'I' {
+		p.mu.Lock()
+		if len(p.conns[key]) < p.max {
+			p.conns[key] = append(p.conns[key], idleConn{conn, p.now()})
+			p.mu.Unlock()
+			return nil
+		}
+		p.mu.Unlock()
+	}
+	return conn.Close(ctx)
+}
+
+// Close closes every kept connection.
+func (p *Idle) Close(ctx context.Context) error {
+	p.mu.Lock()
+	all := p.conns
+	p.conns = map[string][]idleConn{}
+	p.mu.Unlock()
+	var errs []error
+	for _, list := range all {
+		for _, c := range list {
+			if err := c.conn.Close(ctx); err != nil {
+				errs = append(errs, fmt.Errorf("close idle connection to database %s: %w", c.conn.Config().Database, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// closeQuietly closes a connection that is no longer wanted, whose
+// errors no one acts on.
+func closeQuietly(ctx context.Context, conn *pgx.Conn) {
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	_ = conn.Close(ctx)
+}
+
+// hangUp ends the use of conn, which dial opened on srv for database:
+// kept in srv.Idle when there is one, else closed.
+func hangUp(ctx context.Context, srv Server, database string, conn *pgx.Conn) error {
+	if srv.Idle == nil {
+		return conn.Close(ctx)
+	}
+	return srv.Idle.give(ctx, idleKey(srv, database), conn)
+}
