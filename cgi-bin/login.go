@@ -5,6 +5,7 @@ import (
 	"context"
 	_ "embed"
 	"net/http"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -56,18 +57,23 @@ type login struct {
 	Status int
 }
 
-// visitFromEnv reads a CGI request's visit from the environment Apache
-// sets: REMOTE_USER, AUTH_TYPE and MATCH_CLIENT, and for the login page (SCRIPT_NAME
-// …/login) where the browser comes from: an ErrorDocument's
-// REDIRECT_STATUS, REDIRECT_QUERY_STRING and REDIRECT_REQUEST_METHOD (a
-// failed login is a POST), or the QUERY_STRING of a direct request.
-func visitFromEnv(getenv func(string) string) visit {
+// visitFromEnv reads a request's visit from the environment Apache sets
+// (a CGI's, or a FastCGI request's parameters) and its URI: REMOTE_USER,
+// AUTH_TYPE and MATCH_CLIENT, and for the login page where the browser
+// comes from. The login page is the one asked for at …/login (the
+// URI's last segment), or shown in place of a page that needs a login:
+// Apache's ErrorDocument 401, the only response pggraph.conf sends there
+// (REDIRECT_STATUS 401; the URI is then the page's, and
+// REDIRECT_QUERY_STRING and REDIRECT_REQUEST_METHOD say what it was: a
+// failed login is a POST).
+func visitFromEnv(getenv func(string) string, uri *url.URL) visit {
 	v := visit{User: getenv("REMOTE_USER"), Client: getenv("MATCH_CLIENT"), Form: strings.EqualFold(getenv("AUTH_TYPE"), "form")}
-	if path.Base(getenv("SCRIPT_NAME")) != loginName {
+	shown := getenv("REDIRECT_STATUS") == strconv.Itoa(http.StatusUnauthorized)
+	if !shown && path.Base(uri.Path) != loginName {
 		return v
 	}
-	l := &login{Return: getenv("QUERY_STRING"), Status: http.StatusOK}
-	if getenv("REDIRECT_STATUS") == strconv.Itoa(http.StatusUnauthorized) {
+	l := &login{Return: uri.RawQuery, Status: http.StatusOK}
+	if shown {
 		l.Return = getenv("REDIRECT_QUERY_STRING")
 		l.Failed = getenv("REDIRECT_REQUEST_METHOD") == http.MethodPost
 		l.Status = http.StatusUnauthorized

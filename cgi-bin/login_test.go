@@ -5,6 +5,7 @@ import (
 	"html"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -13,31 +14,39 @@ import (
 func TestVisitFromEnv(t *testing.T) {
 	tests := []struct {
 		name string
+		uri  string // REQUEST_URI
 		env  map[string]string
 		want visit
 	}{
-		{"basic auth", map[string]string{"REMOTE_USER": "alice", "AUTH_TYPE": "Basic", "SCRIPT_NAME": "/pggraph/acme/index.cgi"},
+		{"basic auth", "/pggraph/acme/index.cgi", map[string]string{"REMOTE_USER": "alice", "AUTH_TYPE": "Basic"},
 			visit{User: "alice"}},
-		{"session", map[string]string{"REMOTE_USER": "alice", "AUTH_TYPE": "form", "SCRIPT_NAME": "/pggraph/acme/index.cgi"},
+		{"session", "/pggraph/acme/index.cgi", map[string]string{"REMOTE_USER": "alice", "AUTH_TYPE": "form"},
 			visit{User: "alice", Form: true}},
-		{"nobody", map[string]string{"SCRIPT_NAME": "/pggraph/acme/index.cgi", "QUERY_STRING": "graph=x"},
+		{"nobody", "/pggraph/acme/index.cgi?graph=x", nil,
 			visit{}},
-		{"login asked for", map[string]string{"SCRIPT_NAME": "/pggraph/acme/login", "QUERY_STRING": "page=tables&db=shop"},
+		{"login asked for", "/pggraph/acme/login?page=tables&db=shop", nil,
 			visit{Login: &login{Return: "page=tables&db=shop", Status: 200}}},
-		{"login in place of a page", map[string]string{"SCRIPT_NAME": "/pggraph/acme/login", "REDIRECT_STATUS": "401",
-			"REDIRECT_URL": "/pggraph/acme/index.cgi", "REDIRECT_QUERY_STRING": "range=week", "REDIRECT_REQUEST_METHOD": "GET",
-			"REQUEST_URI": "/pggraph/acme/index.cgi?range=week", "QUERY_STRING": ""},
+		{"login at the root", "/pggraph/login", nil,
+			visit{Login: &login{Status: 200}}},
+		{"login in place of a page", "/pggraph/acme/index.cgi?range=week", map[string]string{"REDIRECT_STATUS": "401",
+			"REDIRECT_URL": "/pggraph/acme/index.cgi", "REDIRECT_QUERY_STRING": "range=week", "REDIRECT_REQUEST_METHOD": "GET"},
 			visit{Login: &login{Return: "range=week", Status: 401}}},
-		{"failed login", map[string]string{"SCRIPT_NAME": "/pggraph/acme/login", "REDIRECT_STATUS": "401",
+		{"failed login", "/pggraph/acme/login?range=week", map[string]string{"REDIRECT_STATUS": "401",
 			"REDIRECT_URL": "/pggraph/acme/login", "REDIRECT_QUERY_STRING": "range=week", "REDIRECT_REQUEST_METHOD": "POST",
 			"REDIRECT_REMOTE_USER": "alice"},
 			visit{Login: &login{Return: "range=week", Failed: true, Status: 401}}},
-		{"a page named like the login elsewhere", map[string]string{"SCRIPT_NAME": "/pggraph/acme/login/index.cgi", "REMOTE_USER": "alice"},
+		{"a page named like the login elsewhere", "/pggraph/acme/login/index.cgi", map[string]string{"REMOTE_USER": "alice"},
+			visit{User: "alice"}},
+		{"another error document", "/pggraph/acme/index.cgi", map[string]string{"REDIRECT_STATUS": "404", "REMOTE_USER": "alice"},
 			visit{User: "alice"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got := visitFromEnv(func(k string) string { return tc.env[k] })
+			u, err := url.ParseRequestURI(tc.uri)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := visitFromEnv(func(k string) string { return tc.env[k] }, u)
 			if got.User != tc.want.User || got.Form != tc.want.Form || (got.Login == nil) != (tc.want.Login == nil) ||
 				(got.Login != nil && *got.Login != *tc.want.Login) {
 				t.Errorf("visitFromEnv = %+v %+v, want %+v %+v", got, got.Login, tc.want, tc.want.Login)

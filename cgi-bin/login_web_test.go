@@ -327,9 +327,10 @@ func ownerUsers(t *testing.T) *store.Users {
 }
 
 // TestBasicOnly: with PGGRAPH_BASIC_ONLY Apache asks for Basic auth, as
-// the original did, and offers no login form.
+// the original did, and offers no login form. This Apache runs
+// pggraph.cgi as a CGI, as the original's setup did (no mod_fcgid).
 func TestBasicOnly(t *testing.T) {
-	a := otherApache(t, "apache-basic", rig.ApacheOptions{BasicOnly: true})
+	a := otherApache(t, "apache-basic", rig.ApacheOptions{BasicOnly: true, CGI: true})
 	for _, tc := range []struct {
 		name, path string
 		user       string
@@ -338,6 +339,7 @@ func TestBasicOnly(t *testing.T) {
 		{"no credentials", base, "", 401},
 		{"the login form", "/pggraph/acme/login", "", 401},
 		{"Basic", base, "alice", 200},
+		{"Basic, image", base + "?graph=connections", "alice", 200},
 		{"Basic, another client's user", base, "bob", 403},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

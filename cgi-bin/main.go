@@ -133,12 +133,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 
 	if *listen == "" {
+		if ln, ok := fastCGIListener(os.Stdin); ok {
+			return serveFastCGI(ctx, ln, getenv, log)
+		}
 		if getenv("GATEWAY_INTERFACE") == "" {
 			return cli.Usage(errors.New("not run by a web server (no GATEWAY_INTERFACE): use -listen ADDR -config FILE to try it"))
 		}
 		oneRequestRuntime(getenv)
 		path := configPath(getenv("SCRIPT_FILENAME"))
-		h, err := newHandler(getenv, path, log)
+		h, err := newHandler(getenv, path, log, nil)
 		if err != nil {
 			// Apache shows the client a 500; the cause is in its error log.
 			cgiFail(stdout)
@@ -152,13 +155,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			h.writeSpool = func() error { return startSpoolWriter(path) }
 			h.cache = &cache{dir: filepath.Join(filepath.Dir(path), cacheDirName), now: time.Now}
 		}
-		v, uri := visitFromEnv(getenv), getenv("REQUEST_URI")
+		uri := getenv("REQUEST_URI")
 		finish := func() {}
 		err = cgi.Serve(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.RequestURI == "" {
 				r.RequestURI = uri // cgi.Request parses it into URL only
 			}
-			finish = h.respond(w, withVisit(r, v))
+			finish = h.respond(w, withVisit(r, visitFromEnv(getenv, r.URL)))
 		}))
 		// Apache ends the request when stdout and stdin close: the
 		// client need not wait for the access log and the closing of
@@ -172,7 +175,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *cfgPath == "" {
 		return cli.Usage(errors.New("-listen needs -config FILE"))
 	}
-	h, err := newHandler(getenv, *cfgPath, log)
+	h, err := newHandler(getenv, *cfgPath, log, nil)
 	if err != nil {
 		return err
 	}
@@ -199,7 +202,7 @@ func startSpoolWriter(path string) error {
 // writeSpooled is -write-spool: after spoolDelay, it writes the access
 // spool beside config.ini at path to client_access_log.
 func writeSpooled(ctx context.Context, getenv func(string) string, path string, log *slog.Logger) error {
-	h, err := newHandler(getenv, path, log)
+	h, err := newHandler(getenv, path, log, nil)
 	if err != nil {
 		return err
 	}
@@ -260,15 +263,16 @@ func cgiFail(w io.Writer) {
 
 // newHandler loads config.ini and builds the handler with its real
 // dependencies: a client's pages, or the all-clients page when the
-// config.ini is the root's (config.LoadSite reads either, once).
-func newHandler(getenv func(string) string, path string, log *slog.Logger) (*handler, error) {
+// config.ini is the root's (config.LoadSite reads either, once). idle,
+// when set, keeps its connections for later requests.
+func newHandler(getenv func(string) string, path string, log *slog.Logger, idle *store.Idle) (*handler, error) {
 	cfg, isRoot, err := config.LoadSite(path)
 	if err != nil {
 		return nil, cli.Usage(err)
 	}
 	if isRoot {
 		root := cfg
-		srv := webServer(getenv, root)
+		srv := webServer(getenv, root, idle)
 		return &handler{
 			site: site{Title: root.Install.Title, WWWPath: root.Install.WWWPath, Root: true},
 			openClients: func(ctx context.Context) (clientsSource, error) {
@@ -280,7 +284,7 @@ func newHandler(getenv func(string) string, path string, log *slog.Logger) (*han
 			now: time.Now, log: log, version: buildVersion(),
 		}, nil
 	}
-	srv := webServer(getenv, cfg)
+	srv := webServer(getenv, cfg, idle)
 	samplesDB := cfg.Local.Database
 	groups := metric.StoredGroups()
 	return &handler{
@@ -303,8 +307,10 @@ func newHandler(getenv func(string) string, path string, log *slog.Logger) (*han
 
 // webServer is how the CGI reaches the central PostgreSQL: cfg's [local]
 // host and port, as the web role (PGGRAPH_WEB_USER, else pggraph_web),
-// with no password (pgpass).
-func webServer(getenv func(string) string, cfg *config.Config) store.Server {
+// with no password: the pgpass file PGPASSFILE names (given to the driver
+// as passfile, since a FastCGI request's PGPASSFILE is not the process
+// environment the driver reads), else ~/.pgpass.
+func webServer(getenv func(string) string, cfg *config.Config, idle *store.Idle) store.Server {
 	role := getenv("PGGRAPH_WEB_USER")
 	if role == "" {
 		role = webRole
@@ -313,7 +319,11 @@ func webServer(getenv func(string) string, cfg *config.Config) store.Server {
 	// A request runs each statement once: one round trip each, rather
 	// than pgx's prepare and execute for a statement cache the process
 	// never uses again.
-	srv.Params += " default_query_exec_mode=exec"
+	srv = srv.WithParam("default_query_exec_mode", "exec")
+	if f := getenv("PGPASSFILE"); f != "" {
+		srv = srv.WithParam("passfile", f)
+	}
+	srv.Idle = idle
 	return srv
 }
 

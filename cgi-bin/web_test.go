@@ -891,6 +891,43 @@ func TestApacheCachingAndAccessLog(t *testing.T) {
 	}
 }
 
+// TestFastCGIKeepsConnections: under mod_fcgid (the rig's default, as
+// pggraph.conf has it) pggraph.cgi's processes outlive their requests and
+// keep their PostgreSQL connections: images drawn after the tenth are
+// read over a connection opened before it. A CGI process per request
+// would have closed every one.
+func TestFastCGIKeepsConnections(t *testing.T) {
+	a := webSite(t)
+	conn, err := pgx.Connect(t.Context(), web.rig.Central.ConnString("postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(t.Context())
+	draw := func(from, to int) {
+		for w := from; w < to; w++ {
+			// A width of its own: drawn, not answered from the cache.
+			resp, body := fetch(t, a, fmt.Sprintf("%s?graph=connections&width=%d", base, 400+w), "alice", alicePassword)
+			if resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte("\x89PNG")) {
+				t.Fatalf("image %d: %d %.200q", w, resp.StatusCode, body)
+			}
+		}
+	}
+	draw(0, 10)
+	var mid time.Time
+	if err := conn.QueryRow(t.Context(), `SELECT clock_timestamp()`).Scan(&mid); err != nil {
+		t.Fatal(err)
+	}
+	draw(10, 20)
+	var kept int
+	if err := conn.QueryRow(t.Context(), `SELECT count(*) FROM pg_stat_activity
+		WHERE usename = 'pggraph_web' AND datname = 'pggraph' AND backend_start < $1 AND state_change > $1`, mid).Scan(&kept); err != nil {
+		t.Fatal(err)
+	}
+	if kept == 0 {
+		t.Errorf("no connection to pggraph opened before the 11th image served a later one: each request logged in anew")
+	}
+}
+
 // accessRows returns the client_access_log rows whose request is like
 // pattern, in their order: login, request, address, status and whether
 // it is of the last minute.

@@ -70,6 +70,10 @@ type ApacheOptions struct {
 	// TLS serves HTTPS (URL https://…) with a self-signed certificate for
 	// 127.0.0.1, which Apache.TLS trusts.
 	TLS bool
+	// CGI runs pggraph.cgi as a CGI (mod_cgid), a process per request,
+	// as a server without mod_fcgid does; otherwise it runs as FastCGI
+	// (mod_fcgid), as pggraph.conf has it where a2enmod fcgid was run.
+	CGI bool
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -249,6 +253,9 @@ func writeDefines(path string, opt ApacheOptions) error {
 	}
 	if opt.TLS {
 		b.WriteString("Define RIG_TLS\n")
+	}
+	if opt.CGI {
+		b.WriteString("Define RIG_CGI\n")
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }

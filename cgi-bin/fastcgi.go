@@ -1,0 +1,201 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/fcgi"
+	"os"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/pggraph/pggraph/internal/cli"
+	"github.com/pggraph/pggraph/internal/logging"
+	"github.com/pggraph/pggraph/internal/store"
+)
+
+// Connections a persistent process keeps between requests, per central
+// database (every client's pages read the same samples database): a page
+// and its images come one request at a time to a process (mod_fcgid), so
+// two cover a request and its access log row. They are closed after
+// idleMaxAge unused, or when the process ends.
+const (
+	idleConns  = 2
+	idleMaxAge = time.Minute
+)
+
+// sweepEvery is how often a persistent process clears a client's image
+// cache of what expired (the CGI's spool writer does it for the CGI).
+const sweepEvery = time.Minute
+
+// fastCGIListener returns the listening socket a FastCGI process manager
+// (Apache's mod_fcgid) hands a FastCGI application as its stdin, and false
+// when stdin is anything else: a CGI's pipe or a terminal.
+func fastCGIListener(stdin *os.File) (net.Listener, bool) {
+	raw, err := stdin.SyscallConn()
+	if err != nil {
+		return nil, false
+	}
+	listening := false
+	if err := raw.Control(func(fd uintptr) {
+		v, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN)
+		listening = err == nil && v == 1
+	}); err != nil || !listening {
+		return nil, false
+	}
+	ln, err := net.FileListener(stdin)
+	if err != nil {
+		return nil, false
+	}
+	return ln, true
+}
+
+// serveFastCGI serves FastCGI requests on ln until ctx ends (mod_fcgid
+// stops an idle process with SIGTERM): every client's pages, each by the
+// config.ini beside the script Apache ran (SCRIPT_FILENAME, a request
+// parameter like REMOTE_USER and the rest of a CGI's environment), with
+// the central database's connections kept between requests. The process
+// environment (getenv) fills in what a request does not set. Each
+// request's access log row is written, and its connections handed back,
+// after its response is out.
+func serveFastCGI(ctx context.Context, ln net.Listener, getenv func(string) string, log *slog.Logger) error {
+	s := &sites{log: log, idle: store.NewIdle(idleConns, idleMaxAge), byKey: map[string]*siteEntry{}, now: time.Now}
+	var running sync.WaitGroup
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		running.Add(1)
+		env := fcgi.ProcessEnv(r)
+		get := func(k string) string {
+			if v, ok := env[k]; ok {
+				return v
+			}
+			return getenv(k)
+		}
+		e, err := s.site(ctx, get, configPath(get("SCRIPT_FILENAME")))
+		if err != nil {
+			running.Done()
+			log.Error(cli.OneLine(err), logging.Step, "config")
+			http.Error(w, "500 Internal Server Error: configuration error", http.StatusInternalServerError)
+			return
+		}
+		finish := e.h.respond(w, withVisit(r, visitFromEnv(get, r.URL)))
+		go func() {
+			defer running.Done()
+			finish()
+			s.sweep(e)
+		}()
+	})
+	errc := make(chan error, 1)
+	go func() { errc <- fcgi.Serve(ln, h) }()
+	var err error
+	select {
+	case err = <-errc:
+		err = fmt.Errorf("serve fastcgi: %w", err)
+	case <-ctx.Done():
+		ln.Close()
+		<-errc
+	}
+	done := make(chan struct{})
+	go func() { running.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeTimeout):
+		log.Warn("requests still running at exit", logging.Step, "stop")
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
+	defer cancel()
+	return errors.Join(err, s.idle.Close(cctx))
+}
+
+// sites are the handlers of a persistent process, one per config.ini
+// (and web role and pgpass file) it has served, each built again when its
+// config.ini changes.
+type sites struct {
+	log  *slog.Logger
+	idle *store.Idle
+	now  func() time.Time
+
+	mu    sync.Mutex
+	byKey map[string]*siteEntry
+}
+
+// siteEntry is one config.ini's handler.
+type siteEntry struct {
+	h     *handler
+	stamp fileStamp
+	dir   string // the install directory
+
+	mu    sync.Mutex
+	swept time.Time
+}
+
+// fileStamp tells a file's versions apart.
+type fileStamp struct {
+	mod        time.Time
+	size       int64
+	dev, inode uint64
+}
+
+func stampOf(path string) (fileStamp, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}, fmt.Errorf("read %s: %w", path, err)
+	}
+	st := fileStamp{mod: fi.ModTime(), size: fi.Size()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.dev, st.inode = sys.Dev, sys.Ino
+	}
+	return st, nil
+}
+
+// site returns the handler of the config.ini at path, as getenv (the
+// request's environment) sets the web role and pgpass file.
+func (s *sites) site(ctx context.Context, getenv func(string) string, path string) (*siteEntry, error) {
+	st, err := stampOf(path)
+	if err != nil {
+		return nil, err
+	}
+	key := path + "\x00" + getenv("PGGRAPH_WEB_USER") + "\x00" + getenv("PGPASSFILE")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if e := s.byKey[key]; e != nil && e.stamp == st {
+		return e, nil
+	}
+	h, err := newHandler(getenv, path, s.log, s.idle)
+	if err != nil {
+		return nil, err
+	}
+	h.needUser = true
+	dir := filepath.Dir(path)
+	if !h.site.Root {
+		// No spool: each request writes its own access log row, after
+		// its response, through a kept connection.
+		h.cache = &cache{dir: filepath.Join(dir, cacheDirName), now: s.now}
+	}
+	e := &siteEntry{h: h, stamp: st, dir: dir}
+	s.byKey[key] = e
+	return e, nil
+}
+
+// sweep clears e's image cache of what expired, at most every sweepEvery.
+func (s *sites) sweep(e *siteEntry) {
+	if e.h.cache == nil {
+		return
+	}
+	e.mu.Lock()
+	due := s.now().Sub(e.swept) >= sweepEvery
+	if due {
+		e.swept = s.now()
+	}
+	e.mu.Unlock()
+	if !due {
+		return
+	}
+	if _, err := e.h.cache.sweep(); err != nil {
+		s.log.Warn(err.Error(), logging.Client, e.h.site.Prefix, logging.Step, "cache")
+	}
+}
