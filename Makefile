@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin
 # Debian packages the tests need; deploy/deps.sh installs the missing ones.
 DEBS    := postgresql postgresql-client postgresql-15-pg-wait-sampling \
-           openssh-server openssh-client apache2 libaprutil1-dbd-pgsql libapache2-mod-fcgid apache2-utils chromium rrdtool time \
+           openssh-server openssh-client apache2 libaprutil1-dbd-pgsql apache2-utils chromium rrdtool time \
            exim4-daemon-light
 TESTFLAGS ?= -count=1 -timeout 15m
 # Static binaries: they copy to any Linux host, and a CGI process starts

@@ -19,50 +19,60 @@ import (
 	"github.com/pggraph/pggraph/internal/store"
 )
 
-// Connections a persistent process keeps between requests, per central
-// database (every client's pages read the same samples database): a page
-// and its images come one request at a time to a process (mod_fcgid), so
-// two cover a request and its access log row. They are closed after
-// idleMaxAge unused, or when the process ends.
+// Connections the FastCGI server keeps between requests, per central
+// database (every client's pages read the same samples database): enough
+// for the requests a browser makes at once (six) and their access log
+// rows. They are closed after idleMaxAge unused, or when the server stops.
 const (
-	idleConns  = 2
+	idleConns  = 8
 	idleMaxAge = time.Minute
 )
 
-// sweepEvery is how often a persistent process clears a client's image
+// sweepEvery is how often the FastCGI server clears a client's image
 // cache of what expired (the CGI's spool writer does it for the CGI).
 const sweepEvery = time.Minute
 
-// fastCGIListener returns the listening socket a FastCGI process manager
-// (Apache's mod_fcgid) hands a FastCGI application as its stdin, and false
-// when stdin is anything else: a CGI's pipe or a terminal.
-func fastCGIListener(stdin *os.File) (net.Listener, bool) {
-	raw, err := stdin.SyscallConn()
+// listenSocket listens on the Unix socket at path for Apache's
+// mod_proxy_fcgi, readable and writable by this user and its group only.
+// A socket file left by a server that is gone is replaced; anything else
+// at path, or a server still answering there, is an error.
+func listenSocket(ctx context.Context, path string) (net.Listener, error) {
+	if fi, err := os.Lstat(path); err == nil {
+		if fi.Mode().Type() != os.ModeSocket {
+			return nil, fmt.Errorf("listen on %s: it exists and is not a socket", path)
+		}
+		var d net.Dialer
+		dctx, cancel := context.WithTimeout(ctx, time.Second)
+		c, err := d.DialContext(dctx, "unix", path)
+		cancel()
+		if err == nil {
+			c.Close()
+			return nil, fmt.Errorf("listen on %s: another server is listening there", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("listen on %s: remove the old socket: %w", path, err)
+		}
+	}
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "unix", path)
 	if err != nil {
-		return nil, false
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
-	listening := false
-	if err := raw.Control(func(fd uintptr) {
-		v, err := syscall.GetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_ACCEPTCONN)
-		listening = err == nil && v == 1
-	}); err != nil || !listening {
-		return nil, false
+	if err := os.Chmod(path, 0o660); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
 	}
-	ln, err := net.FileListener(stdin)
-	if err != nil {
-		return nil, false
-	}
-	return ln, true
+	return ln, nil
 }
 
-// serveFastCGI serves FastCGI requests on ln until ctx ends (mod_fcgid
-// stops an idle process with SIGTERM): every client's pages, each by the
-// config.ini beside the script Apache ran (SCRIPT_FILENAME, a request
-// parameter like REMOTE_USER and the rest of a CGI's environment), with
-// the central database's connections kept between requests. The process
-// environment (getenv) fills in what a request does not set. Each
-// request's access log row is written, and its connections handed back,
-// after its response is out.
+// serveFastCGI serves FastCGI requests on ln, concurrently, until ctx
+// ends (SIGTERM): every client's pages, each by the config.ini beside the
+// script Apache ran (SCRIPT_FILENAME, a request parameter like
+// REMOTE_USER and the rest of a CGI's environment), with the central
+// database's connections kept between requests. The process environment
+// (getenv) fills in what a request does not set. Each request's access
+// log row is written, and its connections handed back, after its
+// response is out; at the end it waits for those, up to closeTimeout.
 func serveFastCGI(ctx context.Context, ln net.Listener, getenv func(string) string, log *slog.Logger) error {
 	s := &sites{log: log, idle: store.NewIdle(idleConns, idleMaxAge), byKey: map[string]*siteEntry{}, now: time.Now}
 	var running sync.WaitGroup
@@ -91,6 +101,23 @@ func serveFastCGI(ctx context.Context, ln net.Listener, getenv func(string) stri
 	})
 	errc := make(chan error, 1)
 	go func() { errc <- fcgi.Serve(ln, h) }()
+	// Idle connections go after idleMaxAge, requests or none.
+	pctx, stopPruning := context.WithCancel(ctx)
+	defer stopPruning()
+	go func() {
+		prune := time.NewTicker(idleMaxAge / 2)
+		defer prune.Stop()
+		for {
+			select {
+			case <-prune.C:
+				if err := s.idle.Prune(pctx); err != nil {
+					log.Warn(err.Error(), logging.Step, "connections")
+				}
+			case <-pctx.Done():
+				return
+			}
+		}
+	}()
 	var err error
 	select {
 	case err = <-errc:
@@ -111,7 +138,7 @@ func serveFastCGI(ctx context.Context, ln net.Listener, getenv func(string) stri
 	return errors.Join(err, s.idle.Close(cctx))
 }
 
-// sites are the handlers of a persistent process, one per config.ini
+// sites are the handlers of the FastCGI server, one per config.ini
 // (and web role and pgpass file) it has served, each built again when its
 // config.ini changes.
 type sites struct {

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -13,69 +15,74 @@ import (
 	"github.com/pggraph/pggraph/internal/testing/fcgiclient"
 )
 
-// TestFastCGIListener: only a listening socket as stdin makes the program
-// a FastCGI application; a CGI's pipe, a connected socket or a file does
-// not.
-func TestFastCGIListener(t *testing.T) {
+// TestListenSocket: the FastCGI server takes over a socket file a
+// stopped server left, and refuses a path that holds anything else or a
+// server still listening, leaving it as it was.
+func TestListenSocket(t *testing.T) {
 	dir := t.TempDir()
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(dir, "s"), Net: "unix"})
+	stale := filepath.Join(dir, "stale.sock")
+	ln, err := net.Listen("unix", stale)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	listening, err := ln.File()
+	ln.(*net.UnixListener).SetUnlinkOnClose(false)
+	ln.Close()
+	live := filepath.Join(dir, "live.sock")
+	other, err := net.Listen("unix", live)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer listening.Close()
-	pr, pw, err := os.Pipe()
-	if err != nil {
+	defer other.Close()
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("keep me"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	defer pr.Close()
-	defer pw.Close()
-	c, err := net.Dial("unix", filepath.Join(dir, "s"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	connected, err := c.(*net.UnixConn).File()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer connected.Close()
-	file, err := os.Create(filepath.Join(dir, "f"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer file.Close()
 	for _, tc := range []struct {
-		name  string
-		stdin *os.File
-		want  bool
+		name, path, err string
 	}{
-		{"listening socket", listening, true},
-		{"pipe", pr, false},
-		{"connected socket", connected, false},
-		{"file", file, false},
+		{"new", filepath.Join(dir, "new.sock"), ""},
+		{"stale socket", stale, ""},
+		{"live socket", live, "another server is listening there"},
+		{"regular file", file, "it exists and is not a socket"},
+		{"no directory", filepath.Join(dir, "none", "s.sock"), "no such file or directory"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			l, ok := fastCGIListener(tc.stdin)
-			if ok != tc.want {
-				t.Fatalf("fastCGIListener = %v, want %v", ok, tc.want)
+			ln, err := listenSocket(t.Context(), tc.path)
+			if tc.err == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer ln.Close()
+				fi, err := os.Stat(tc.path)
+				if err != nil || fi.Mode().Perm() != 0o660 {
+					t.Errorf("socket %v mode %v, want 0660", err, fi.Mode())
+				}
+				return
 			}
-			if l != nil {
-				l.Close()
+			if err == nil {
+				ln.Close()
+				t.Fatalf("listened on %s", tc.path)
+			}
+			if !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), tc.path) {
+				t.Errorf("error %q, want one naming %s and %q", err, tc.path, tc.err)
 			}
 		})
 	}
+	if b, err := os.ReadFile(file); err != nil || string(b) != "keep me" {
+		t.Errorf("the regular file: %q %v", b, err)
+	}
+	if c, err := net.Dial("unix", live); err != nil {
+		t.Errorf("the live server's socket: %v", err)
+	} else {
+		c.Close()
+	}
 }
 
-// TestFastCGIWithoutApache runs pggraph.cgi as mod_fcgid does and sends
-// it requests as mod_fcgid would: one process serves images, another
-// client's login page, a broken config.ini (a 500 with one line, and it
-// serves on), picks up a changed config.ini at once, and exits on
-// SIGTERM.
+// TestFastCGIWithoutApache runs pggraph.cgi -serve as
+// pggraph-web.service does and sends it requests as mod_proxy_fcgi
+// would: one process serves images (six at once too), another client's
+// login page, a broken config.ini (a 500 with one line, and it serves
+// on), picks up a changed config.ini at once, and exits on SIGTERM.
 func TestFastCGIWithoutApache(t *testing.T) {
 	webSite(t)
 	dir := t.TempDir()
@@ -107,7 +114,8 @@ func TestFastCGIWithoutApache(t *testing.T) {
 	}
 
 	var stderr syncBuffer
-	p, err := fcgiclient.Start(web.cgi, dir, fcgiclient.Env(), &stderr)
+	sock := filepath.Join(dir, "web.sock")
+	p, err := fcgiclient.Start(t.Context(), web.cgi, []string{"-serve", sock}, sock, fcgiclient.Env(), &stderr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,6 +148,20 @@ func TestFastCGIWithoutApache(t *testing.T) {
 			t.Fatalf("image %d: %d %v %.200q\nstderr: %s", i, resp.Status, resp.Header, resp.Body, stderr.String())
 		}
 	}
+	var wg sync.WaitGroup
+	for i := range 6 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := p.Do(t.Context(), map[string]string{"REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1",
+				"SCRIPT_FILENAME": filepath.Join(acme, "index.cgi"), "REQUEST_URI": fmt.Sprintf("%s?graph=sessions&width=%d", base, 600+i),
+				"REMOTE_USER": "alice", "MATCH_CLIENT": "acme", "PGPASSFILE": filepath.Join(web.dir, "pgpass")})
+			if err != nil || resp.Status != 200 || !bytes.HasPrefix(resp.Body, []byte("\x89PNG")) {
+				t.Errorf("image %d of six at once: %v %+v", i, err, resp)
+			}
+		}()
+	}
+	wg.Wait()
 	if resp := get(acme, base+"?graph=connections", ""); resp.Status != 403 {
 		t.Errorf("no user: %d, want 403", resp.Status)
 	}

@@ -190,7 +190,7 @@ func TestSessionRefusals(t *testing.T) {
 	a := webSite(t)
 	// Another Apache over the same site and users with other session
 	// keys, TLS and logins of two seconds.
-	short := otherApache(t, "apache-short", rig.ApacheOptions{TLS: true, SessionMaxAge: 2 * time.Second})
+	short := otherApache(t, "apache-short", rig.ApacheOptions{TLS: true, SessionMaxAge: 2 * time.Second, FastCGI: web.cgi})
 	alice := session(t, a, "alice", alicePassword)
 	shortAlice := session(t, short, "alice", alicePassword)
 	raw, err := base64.StdEncoding.DecodeString(alice.Value)
@@ -328,9 +328,9 @@ func ownerUsers(t *testing.T) *store.Users {
 
 // TestBasicOnly: with PGGRAPH_BASIC_ONLY Apache asks for Basic auth, as
 // the original did, and offers no login form. This Apache runs
-// pggraph.cgi as a CGI, as the original's setup did (no mod_fcgid).
+// pggraph.cgi as a CGI (PGGRAPH_CGI), as the original's setup did.
 func TestBasicOnly(t *testing.T) {
-	a := otherApache(t, "apache-basic", rig.ApacheOptions{BasicOnly: true, CGI: true})
+	a := otherApache(t, "apache-basic", rig.ApacheOptions{BasicOnly: true})
 	for _, tc := range []struct {
 		name, path string
 		user       string

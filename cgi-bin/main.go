@@ -8,16 +8,25 @@
 //
 // Usage:
 //
-//	pggraph.cgi                                     as a CGI (Apache)
+//	pggraph.cgi -serve SOCKET                        FastCGI server (pggraph-web.service)
+//	pggraph.cgi                                     as a CGI (Apache, PGGRAPH_CGI)
 //	pggraph.cgi -listen ADDR -config FILE [-user U]  development server
 //	pggraph.cgi -write-spool FILE                    (started by the CGI itself)
+//
+// With -serve SOCKET it serves FastCGI on that Unix socket until SIGTERM,
+// for Apache's mod_proxy_fcgi (deploy/apache/pggraph.conf's default): one
+// process for every client's pages, each request answered as the CGI
+// would answer it with the request's parameters as its environment,
+// connections to the central PostgreSQL kept between requests, each
+// config.ini read again when it changes, and the access log row written
+// after the response (no spool).
 //
 // Run from the root of the install directories (/pggraph/: index.cgi
 // with a config.ini that has no [local] prefix, config.LoadSite), it is
 // the all-clients page: every client of pggraph_clients worst first, for
 // operators only (web users of client *; others 403, any parameter 400).
 //
-// As a CGI it reads config.ini next to the script Apache ran
+// Either way it reads config.ini next to the script Apache ran
 // (dirname(SCRIPT_FILENAME): the symlink's directory, so each client's
 // own), using its [install], [local] and [pggraph] sections. It connects
 // to the central PostgreSQL at [local] host, port and database, but as
@@ -115,6 +124,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	cfgPath := fs.String("config", "", "config.ini (or install directory) for -listen")
 	devUser := fs.String("user", "", "with -listen: act as this authenticated user (REMOTE_USER)")
 	verbose := fs.Bool("v", false, "log every request's steps and timing to stderr (as a CGI: PGGRAPH_DEBUG=1)")
+	socket := fs.String("serve", "", "serve FastCGI on this Unix socket, for Apache's mod_proxy_fcgi, until SIGTERM")
 	writeSpool := fs.String("write-spool", "", "write the access log rows spooled beside this config.ini to the database, a second from now (the CGI starts it)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -132,10 +142,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return writeSpooled(ctx, getenv, *writeSpool, log)
 	}
 
-	if *listen == "" {
-		if ln, ok := fastCGIListener(os.Stdin); ok {
-			return serveFastCGI(ctx, ln, getenv, log)
+	if *socket != "" {
+		ln, err := listenSocket(ctx, *socket)
+		if err != nil {
+			return err
 		}
+		return serveFastCGI(ctx, ln, getenv, log)
+	}
+
+	if *listen == "" {
 		if getenv("GATEWAY_INTERFACE") == "" {
 			return cli.Usage(errors.New("not run by a web server (no GATEWAY_INTERFACE): use -listen ADDR -config FILE to try it"))
 		}

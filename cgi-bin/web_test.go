@@ -223,7 +223,7 @@ func setUpSite(ctx context.Context, r *rig.Rig) error {
 		}
 	}
 
-	web.apache, err = rig.StartApache(ctx, filepath.Join(web.dir, "apache"), siteApache(rig.ApacheOptions{}))
+	web.apache, err = rig.StartApache(ctx, filepath.Join(web.dir, "apache"), siteApache(rig.ApacheOptions{FastCGI: web.cgi}))
 	return err
 }
 
@@ -891,11 +891,11 @@ func TestApacheCachingAndAccessLog(t *testing.T) {
 	}
 }
 
-// TestFastCGIKeepsConnections: under mod_fcgid (the rig's default, as
-// pggraph.conf has it) pggraph.cgi's processes outlive their requests and
-// keep their PostgreSQL connections: images drawn after the tenth are
-// read over a connection opened before it. A CGI process per request
-// would have closed every one.
+// TestFastCGIKeepsConnections: served by pggraph.cgi's FastCGI server
+// (as pggraph.conf has it by default), the pages' PostgreSQL connections
+// outlive their requests: images drawn after the tenth are read over a
+// connection opened before it. A CGI process per request would have
+// closed every one.
 func TestFastCGIKeepsConnections(t *testing.T) {
 	a := webSite(t)
 	conn, err := pgx.Connect(t.Context(), web.rig.Central.ConnString("postgres"))

@@ -200,6 +200,7 @@ start() {
 
 	echo "demo: starting the rig: client and central PostgreSQL, a bastion and a db-host sshd, Apache…"
 	deploy/rig up --central --base "$state/rigs" --apache-root "$state/www" --apache-pgpass "$state/web.pgpass" \
+		--apache-fastcgi "$state/www/_main/pggraph.cgi" \
 		>"$state/rig.env" 2>"$state/rig.log" &
 	note rig $!
 	wait_for "$state/rig.log" "rig ready" "$!" 180

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pggraph/pggraph/internal/testing/fcgiclient"
 )
 
 // cgiGraph is the graph BenchmarkCGIVsRRDtool asks the CGI for: an
@@ -31,6 +33,12 @@ const cgiGraph = "transactions"
 // writer, a process of its own about once a second), the same for the
 // image answered again from the CGI's cache (cached-ms, cached-cpu-ms),
 // and its peak RSS measured by GNU time (target < 40 MB for a year).
+// In the same loop, the same request goes to pggraph.cgi's FastCGI
+// server (-serve), as pggraph.conf has Apache reach it by default: one
+// process, kept with its connections to the central database across the
+// requests (fcgi-ms from sending the request to
+// its last byte, fcgi/rrd, fcgi-cpu-ms from the process's schedstat, and
+// fcgi-cached-ms, and the process's peak RSS so far, fcgi-peak-MB).
 func BenchmarkCGIVsRRDtool(b *testing.B) {
 	f := loadFixture(b)
 	r := shared.Get(b)
@@ -108,6 +116,34 @@ user = mon
 		return took, cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
 	}
 
+	// The FastCGI processes, one per install directory's transport.
+	fcgis := map[string]*fcgiclient.Process{}
+	for transport, script := range scripts {
+		sock := filepath.Join(filepath.Dir(script), "web.sock")
+		p, err := fcgiclient.Start(b.Context(), cgi, []string{"-serve", sock}, sock, fcgiclient.Env(), stderr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer p.Stop(5 * time.Second)
+		fcgis[transport] = p
+	}
+	runFCGI := func(p *fcgiclient.Process, script, query string) (took, cpu time.Duration) {
+		params := map[string]string{}
+		for _, kv := range request(script, query) {
+			k, v, _ := strings.Cut(kv, "=")
+			params[k] = v
+		}
+		before := schedCPU(b, p.PID())
+		start := time.Now()
+		resp, err := p.Do(b.Context(), params)
+		took = time.Since(start)
+		if err != nil || resp.Status != 200 || resp.Header["Content-Type"] != "image/png" {
+			errs, _ := os.ReadFile(stderr.Name())
+			b.Fatalf("pggraph.cgi as FastCGI %s: %v %+v %.500s", query, err, resp, errs)
+		}
+		return took, schedCPU(b, p.PID()) - before
+	}
+
 	for _, sub := range []struct{ transport, name string }{
 		{"socket", RangeDay}, {"socket", RangeWeek}, {"socket", RangeMonth}, {"socket", RangeYear},
 		{"tcp", RangeDay}, {"tcp", RangeWeek}, {"tcp", RangeMonth}, {"tcp", RangeYear},
@@ -125,13 +161,15 @@ user = mon
 				b.Fatal(err)
 			}
 			rrdArgs := rrdFiles(b, d, rdir)
-			runCGI(script, query) // warm both: page cache, dynamic loader
+			fcgi := fcgis[sub.transport]
+			runCGI(script, query) // warm all three: page cache, dynamic loader, a kept connection
+			runFCGI(fcgi, script, query)
 			timed(b, "rrdtool", rrdArgs...)
 			// Each iteration draws the image (its cache emptied first), then
-			// answers it again from the cache.
+			// answers it again from the cache, as a CGI and as FastCGI.
 			cacheDir := filepath.Join(filepath.Dir(script), "cache")
-			var cgiT, cachedT, rrdT []time.Duration
-			var cpu, cachedCPU time.Duration
+			var cgiT, cachedT, rrdT, fcgiT, fcgiCachedT []time.Duration
+			var cpu, cachedCPU, fcgiCPU time.Duration
 			for b.Loop() {
 				if err := os.RemoveAll(cacheDir); err != nil {
 					b.Fatal(err)
@@ -140,9 +178,22 @@ user = mon
 				cgiT, cpu = append(cgiT, t), cpu+c
 				t, c = runCGI(script, query)
 				cachedT, cachedCPU = append(cachedT, t), cachedCPU+c
+				if err := os.RemoveAll(cacheDir); err != nil {
+					b.Fatal(err)
+				}
+				t, c = runFCGI(fcgi, script, query)
+				fcgiT, fcgiCPU = append(fcgiT, t), fcgiCPU+c
+				t, _ = runFCGI(fcgi, script, query)
+				fcgiCachedT = append(fcgiCachedT, t)
 				t, _ = timed(b, "rrdtool", rrdArgs...)
 				rrdT = append(rrdT, t)
 			}
+			fc := median(fcgiT)
+			b.ReportMetric(float64(fc.Microseconds())/1000, "fcgi-ms")
+			b.ReportMetric(fc.Seconds()/median(rrdT).Seconds(), "fcgi/rrd")
+			b.ReportMetric(float64(fcgiCPU.Microseconds())/1000/float64(len(fcgiT)), "fcgi-cpu-ms")
+			b.ReportMetric(float64(median(fcgiCachedT).Microseconds())/1000, "fcgi-cached-ms")
+			b.ReportMetric(peakKB(b, fcgi.PID())/1024, "fcgi-peak-MB")
 			c, rr := median(cgiT), median(rrdT)
 			b.ReportMetric(float64(c.Microseconds())/1000, "cgi-ms")
 			b.ReportMetric(float64(rr.Microseconds())/1000, "rrd-ms")
@@ -175,4 +226,47 @@ user = mon
 			b.ReportMetric(kb/1024, "cgi-peak-MB")
 		})
 	}
+}
+
+// schedCPU is the CPU time process pid's threads have run so far, from
+// /proc/PID/task/*/schedstat (nanoseconds, unlike /proc/PID/stat's ticks).
+func schedCPU(b *testing.B, pid int) time.Duration {
+	b.Helper()
+	stats, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil || len(stats) == 0 {
+		b.Fatalf("schedstat of process %d: %v", pid, err)
+	}
+	var total time.Duration
+	for _, f := range stats {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			continue // a thread that ended
+		}
+		ns, err := strconv.ParseInt(strings.Fields(string(raw))[0], 10, 64)
+		if err != nil {
+			b.Fatalf("%s: %q", f, raw)
+		}
+		total += time.Duration(ns)
+	}
+	return total
+}
+
+// peakKB is process pid's peak RSS so far (VmHWM), in KB.
+func peakKB(b *testing.B, pid int) float64 {
+	b.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			if err != nil {
+				b.Fatalf("VmHWM %q", v)
+			}
+			return kb
+		}
+	}
+	b.Fatalf("no VmHWM in /proc/%d/status", pid)
+	return 0
 }

@@ -79,18 +79,50 @@ func (p *Idle) give(ctx context.Context, key string, conn *pgx.Conn) error {
 	return conn.Close(ctx)
 }
 
+// Prune closes the kept connections unused for longer than the Idle's
+// max age: a server with no requests for a while holds none.
+func (p *Idle) Prune(ctx context.Context) error {
+	p.mu.Lock()
+	var old []*pgx.Conn
+	for key, list := range p.conns {
+		keep := list[:0]
+		for _, c := range list {
+			if p.now().Sub(c.since) < p.maxAge {
+				keep = append(keep, c)
+			} else {
+				old = append(old, c.conn)
+			}
+		}
+		if len(keep) == 0 {
+			delete(p.conns, key)
+		} else {
+			p.conns[key] = keep
+		}
+	}
+	p.mu.Unlock()
+	return closeAll(ctx, old)
+}
+
 // Close closes every kept connection.
 func (p *Idle) Close(ctx context.Context) error {
 	p.mu.Lock()
-	all := p.conns
+	var all []*pgx.Conn
+	for _, list := range p.conns {
+		for _, c := range list {
+			all = append(all, c.conn)
+		}
+	}
 	p.conns = map[string][]idleConn{}
 	p.mu.Unlock()
+	return closeAll(ctx, all)
+}
+
+// closeAll closes conns.
+func closeAll(ctx context.Context, conns []*pgx.Conn) error {
 	var errs []error
-	for _, list := range all {
-		for _, c := range list {
-			if err := c.conn.Close(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("close idle connection to database %s: %w", c.conn.Config().Database, err))
-			}
+	for _, c := range conns {
+		if err := c.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("close idle connection to database %s: %w", c.Config().Database, err))
 		}
 	}
 	return errors.Join(errs...)

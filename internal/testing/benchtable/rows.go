@@ -17,10 +17,14 @@ func Rows() []Row {
 		name string
 		max  float64
 	}{{"day", 0.4}, {"week", 0.7}, {"month", 0.7}, {"year", 0.4}} {
-		rows = append(rows, cgiRow("socket", rng.name, "central DB over the local socket", []Check{{Ratio: true, Op: "<=", Value: rng.max}}))
+		rows = append(rows, fcgiRow("socket", rng.name, "central DB over the local socket", []Check{{Ratio: true, Op: "<=", Value: rng.max}}))
+	}
+	for _, rng := range []string{"day", "year"} {
+		rows = append(rows, cgiRow("socket", rng, "central DB over the local socket", nil))
 	}
 	rows = append(rows,
-		peakRow("pggraph.cgi drawing a year", "CGIVsRRDtool/socket/year", "cgi-peak-MB", Check{Op: "<", Value: 40}),
+		peakRow("pggraph.cgi's FastCGI server after every range's images, a year last", "CGIVsRRDtool/socket/year", "fcgi-peak-MB", Check{Op: "<", Value: 40}),
+		peakRow("pggraph.cgi as a CGI drawing a year", "CGIVsRRDtool/socket/year", "cgi-peak-MB", Check{Op: "<", Value: 40}),
 		chromiumRow("overview page (its images)", "OverviewInChromium"),
 		chromiumRow("tables page of a client with max_images = 10 (its database graphs and 10 tables' images)", "TablesInChromium"),
 		Row{
@@ -128,10 +132,21 @@ func peakRow(what, bench, unit string, targets ...Check) Row {
 	return Row{What: "peak RSS of " + what, Figure: Metric{Bench: bench, Unit: unit, Show: "MB"}, Targets: targets}
 }
 
-// cgiRow is one range of BenchmarkCGIVsRRDtool over one transport.
+// fcgiRow is one range of BenchmarkCGIVsRRDtool over one transport, as
+// pggraph.conf serves it by default: pggraph.cgi's FastCGI server.
+func fcgiRow(transport, rng, how string, targets []Check) Row {
+	bench := "CGIVsRRDtool/" + transport + "/" + rng
+	return vsRow("one graph image, "+rng+": a request to pggraph.cgi's FastCGI server (pggraph.conf's default), to its last byte ÷ rrdtool graph ("+how+")",
+		bench, "fcgi-ms", "rrd-ms", "fcgi/rrd", 1, "ms").
+		with([]Metric{{Bench: bench, Unit: "fcgi-cpu-ms", Show: "ms", Label: "CPU "},
+			{Bench: bench, Unit: "fcgi-cached-ms", Show: "ms", Label: "from the image cache "}}, targets...)
+}
+
+// cgiRow is one range of BenchmarkCGIVsRRDtool over one transport, as a
+// CGI: a process per image (pggraph.conf with PGGRAPH_CGI).
 func cgiRow(transport, rng, how string, targets []Check) Row {
 	bench := "CGIVsRRDtool/" + transport + "/" + rng
-	return vsRow("one graph image, "+rng+": the pggraph.cgi process ÷ rrdtool graph ("+how+")",
+	return vsRow("one graph image, "+rng+", as a CGI (PGGRAPH_CGI): the pggraph.cgi process ÷ rrdtool graph ("+how+")",
 		bench, "cgi-ms", "rrd-ms", "cgi/rrd", 1, "ms").
 		with([]Metric{{Bench: bench, Unit: "cgi-cpu-ms", Show: "ms", Label: "CPU "},
 			{Bench: bench, Unit: "cached-ms", Show: "ms", Label: "from the CGI's cache "},

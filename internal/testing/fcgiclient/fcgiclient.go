@@ -1,8 +1,7 @@
-// Package fcgiclient runs a FastCGI application as Apache's mod_fcgid
-// does — started with a listening Unix socket as its stdin — and sends it
-// requests as mod_fcgid would: a CGI environment as FastCGI parameters,
-// one connection per request. Tests and benchmarks use it to reach
-// pggraph.cgi's FastCGI mode without Apache in between.
+// Package fcgiclient runs pggraph.cgi's FastCGI server (-serve SOCKET)
+// and sends it requests as Apache's mod_proxy_fcgi does: a CGI
+// environment as FastCGI parameters, one connection per request. Tests
+// and benchmarks use it to reach the server without Apache in between.
 package fcgiclient
 
 import (
@@ -13,9 +12,7 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -32,41 +29,45 @@ const (
 	roleResponder    = 1
 )
 
-// Process is a FastCGI application started by Start.
+// Process is a FastCGI server started by Start.
 type Process struct {
 	Socket string // the Unix socket it listens on
 	cmd    *exec.Cmd
 	done   chan error
 }
 
-// Start starts the program at path with env as its environment, listening
-// on a new Unix socket in dir (its stdin), its stderr to stderr. Stop it
-// with Stop.
-func Start(path, dir string, env []string, stderr io.Writer) (*Process, error) {
-	sock := filepath.Join(dir, "fcgi.sock")
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", sock, err)
-	}
-	ln.SetUnlinkOnClose(false)
-	f, err := ln.File()
-	ln.Close() // the process holds its own copy
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", sock, err)
-	}
-	defer f.Close()
-	cmd := exec.Command(path)
+// Start starts program with args, which must make it listen on the Unix
+// socket at socket, with env as its environment and its stderr to
+// stderr, and waits up to 10 s until the socket accepts connections.
+// Stop it with Stop.
+func Start(ctx context.Context, program string, args []string, socket string, env []string, stderr io.Writer) (*Process, error) {
+	cmd := exec.Command(program, args...)
 	cmd.Env = env
-	cmd.Stdin, cmd.Stderr = f, stderr
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", path, err)
+		return nil, fmt.Errorf("start %s: %w", program, err)
 	}
-	p := &Process{Socket: sock, cmd: cmd, done: make(chan error, 1)}
+	p := &Process{Socket: socket, cmd: cmd, done: make(chan error, 1)}
 	go func() { p.done <- cmd.Wait() }()
-	return p, nil
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for {
+		if c, err := net.Dial("unix", socket); err == nil {
+			c.Close()
+			return p, nil
+		}
+		select {
+		case err := <-p.done:
+			return nil, fmt.Errorf("%s exited before listening on %s: %v", program, socket, err)
+		case <-ctx.Done():
+			p.Stop(time.Second)
+			return nil, fmt.Errorf("%s: no socket at %s: %w", program, socket, ctx.Err())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
-// Stop ends the process as mod_fcgid does, SIGTERM, and waits up to
+// Stop ends the process as systemd does, SIGTERM, and waits up to
 // timeout for it to exit (then SIGKILL). It returns the process's exit
 // error, if any.
 func (p *Process) Stop(timeout time.Duration) error {
@@ -193,8 +194,8 @@ func parse(out []byte) (*Response, error) {
 	return resp, nil
 }
 
-// Env is the environment mod_fcgid starts a process with: PATH and what
-// extra adds (FcgidInitialEnv), nothing of the caller's.
+// Env is a service's environment: PATH and what extra adds, nothing of
+// the caller's.
 func Env(extra ...string) []string {
-	return append([]string{"PATH=/usr/bin:/bin", "HOME=" + os.TempDir()}, extra...)
+	return append([]string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}, extra...)
 }

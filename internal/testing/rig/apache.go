@@ -70,10 +70,13 @@ type ApacheOptions struct {
 	// TLS serves HTTPS (URL https://…) with a self-signed certificate for
 	// 127.0.0.1, which Apache.TLS trusts.
 	TLS bool
-	// CGI runs pggraph.cgi as a CGI (mod_cgid), a process per request,
-	// as a server without mod_fcgid does; otherwise it runs as FastCGI
-	// (mod_fcgid), as pggraph.conf has it where a2enmod fcgid was run.
-	CGI bool
+	// FastCGI, when set, is the pggraph.cgi program to serve the pages
+	// as pggraph.conf's default has it: the rig runs it as www-data with
+	// -serve on a socket in Dir (as deploy/systemd/pggraph-web.service
+	// does), before Apache and stopped after it, and defines
+	// PGGRAPH_FASTCGI; its stderr is FastCGILog. Empty defines
+	// PGGRAPH_CGI: Apache runs index.cgi as a CGI, a process per request.
+	FastCGI string
 	// Log receives progress lines; nil discards them.
 	Log io.Writer
 }
@@ -88,20 +91,27 @@ type Apache struct {
 	URL  string // "http://127.0.0.1:<Port>", or https:// with TLS
 	// TLS is a client configuration that trusts the server's certificate;
 	// nil without ApacheOptions.TLS.
-	TLS       *tls.Config
-	Dir       string // pid file, logs, run/ (cgid socket), extra.conf
-	Conf      string // the httpd-rig.conf started
-	SiteConf  string // the pggraph.conf it includes
-	ErrorLog  string // Apache's error log: also the CGI's stderr
+	TLS      *tls.Config
+	Dir      string // pid file, logs, run/ (cgid socket), pggraph-web/ (the FastCGI socket), extra.conf
+	Conf     string // the httpd-rig.conf started
+	SiteConf string // the pggraph.conf it includes
+	ErrorLog string // Apache's error log: also the CGI's stderr
+	// FastCGILog is the FastCGI server's stderr (ApacheOptions.FastCGI),
+	// "" without one.
+	FastCGILog string
+	// Socket is the FastCGI server's, "" without one.
+	Socket    string
 	AccessLog string // "%h %u %t \"%r\" %>s %b %D" lines
 	StartLog  string // Apache's own stdout and stderr (errors before ErrorLog opens)
 	PID       int    // the parent process, 0 when stopped
 
-	env  []string
-	logf func(format string, args ...any)
+	env     []string
+	logf    func(format string, args ...any)
+	program string // the FastCGI server's, "" without one
 
 	mu   sync.Mutex
 	proc *process
+	fcgi *process // the FastCGI server
 }
 
 // DeployDir returns this repository's deploy directory, found from the
@@ -152,6 +162,12 @@ func StartApache(ctx context.Context, dir string, opt ApacheOptions) (*Apache, e
 	if a.SiteConf == "" {
 		a.SiteConf = filepath.Join(deploy, "apache", "pggraph.conf")
 	}
+	if opt.FastCGI != "" {
+		a.program = opt.FastCGI
+		// Its own directory, www-data's, as systemd's RuntimeDirectory.
+		a.Socket = filepath.Join(dir, "pggraph-web", "web.sock")
+		a.FastCGILog = filepath.Join(dir, "pggraph-web.log")
+	}
 	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o755); err != nil {
 		return nil, fmt.Errorf("start apache: %w", err)
 	}
@@ -167,10 +183,19 @@ func StartApache(ctx context.Context, dir string, opt ApacheOptions) (*Apache, e
 			return nil, fmt.Errorf("start apache: %w", err)
 		}
 	}
+	if a.Socket != "" {
+		sd := filepath.Dir(a.Socket)
+		if err := os.MkdirAll(sd, 0o755); err != nil {
+			return nil, fmt.Errorf("start apache: %w", err)
+		}
+		if err := os.Chown(sd, int(cred.Uid), int(cred.Gid)); err != nil {
+			return nil, fmt.Errorf("start apache: %w", err)
+		}
+	}
 	if err := writeExtra(filepath.Join(dir, "extra.conf"), opt); err != nil {
 		return nil, fmt.Errorf("start apache: %w", err)
 	}
-	if err := writeDefines(filepath.Join(dir, "defines.conf"), opt); err != nil {
+	if err := writeDefines(filepath.Join(dir, "defines.conf"), opt, a.Socket); err != nil {
 		return nil, fmt.Errorf("start apache: %w", err)
 	}
 	if err := writeSessionKeys(filepath.Join(dir, "session.conf")); err != nil {
@@ -207,6 +232,7 @@ func StartApache(ctx context.Context, dir string, opt ApacheOptions) (*Apache, e
 		a.logf("apache: port %d taken, trying another", a.Port)
 	}
 	if err != nil {
+		a.Stop()
 		return nil, err
 	}
 	return a, nil
@@ -242,7 +268,7 @@ func writeExtra(path string, opt ApacheOptions) error {
 
 // writeDefines writes the rig's defines.conf, read before pggraph.conf:
 // the login mode, the session lifetime and TLS.
-func writeDefines(path string, opt ApacheOptions) error {
+func writeDefines(path string, opt ApacheOptions, socket string) error {
 	var b strings.Builder
 	b.WriteString("# Written by internal/testing/rig.StartApache.\n")
 	if opt.BasicOnly {
@@ -254,8 +280,10 @@ func writeDefines(path string, opt ApacheOptions) error {
 	if opt.TLS {
 		b.WriteString("Define RIG_TLS\n")
 	}
-	if opt.CGI {
-		b.WriteString("Define RIG_CGI\n")
+	if socket != "" {
+		fmt.Fprintf(&b, "Define PGGRAPH_FASTCGI %s\n", socket)
+	} else {
+		b.WriteString("Define PGGRAPH_CGI\n")
 	}
 	return os.WriteFile(path, []byte(b.String()), 0o644)
 }
@@ -328,6 +356,9 @@ func (a *Apache) start(ctx context.Context) error {
 		return nil
 	}
 	what := fmt.Sprintf("start apache on 127.0.0.1:%d", a.Port)
+	if err := a.startFastCGI(ctx); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
 	out, err := openLog(a.StartLog)
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, err)
@@ -394,15 +425,66 @@ func (a *Apache) waitReady(ctx context.Context, logOffset, outOffset int64) erro
 // SIGKILL after 10 s; then SIGKILL to any process it had started that is
 // still alive (a CGI outliving it). a.mu must be held.
 func (a *Apache) kill() error {
-	kids := descendants(a.proc.pid)
-	err := a.proc.stop([]stopStep{{syscall.SIGTERM, 10 * time.Second}},
-		func(m string) { a.logf("apache: %s", m) })
-	for _, k := range kids {
-		if alive(k) {
-			_ = syscall.Kill(k, syscall.SIGKILL)
+	var err error
+	if a.proc != nil {
+		kids := descendants(a.proc.pid)
+		err = a.proc.stop([]stopStep{{syscall.SIGTERM, 10 * time.Second}},
+			func(m string) { a.logf("apache: %s", m) })
+		for _, k := range kids {
+			if alive(k) {
+				_ = syscall.Kill(k, syscall.SIGKILL)
+			}
 		}
 	}
+	if a.fcgi != nil {
+		err = errors.Join(err, a.fcgi.stop([]stopStep{{syscall.SIGTERM, 10 * time.Second}},
+			func(m string) { a.logf("pggraph-web: %s", m) }))
+		a.fcgi = nil
+	}
 	return err
+}
+
+// startFastCGI starts the FastCGI server, when there is one, as www-data,
+// and waits until its socket accepts connections.
+func (a *Apache) startFastCGI(ctx context.Context) error {
+	if a.program == "" || (a.fcgi != nil && !a.fcgi.exited()) {
+		return nil
+	}
+	out, err := openLog(a.FastCGILog)
+	if err != nil {
+		return fmt.Errorf("start pggraph-web: %w", err)
+	}
+	defer out.Close()
+	cred, err := credential(apacheUser)
+	if err != nil {
+		return fmt.Errorf("start pggraph-web: %w", err)
+	}
+	cmd := exec.Command(a.program, "-serve", a.Socket)
+	cmd.Dir = a.Dir
+	cmd.Env = []string{"PATH=/usr/bin:/bin", "LANG=C", "HOME=" + a.Dir}
+	cmd.Stdout, cmd.Stderr = out, out
+	proc, err := spawn(cmd, cred, syscall.SIGTERM)
+	if err != nil {
+		return fmt.Errorf("start pggraph-web: %w", err)
+	}
+	a.fcgi = proc
+	ctx, cancel := context.WithTimeout(ctx, apacheReadyTimeout)
+	defer cancel()
+	for {
+		if proc.exited() {
+			a.fcgi = nil
+			return fmt.Errorf("start pggraph-web: it exited: %v%s", proc.err, tail(a.FastCGILog, 10))
+		}
+		if c, err := net.Dial("unix", a.Socket); err == nil {
+			c.Close()
+			a.logf("pggraph-web: ready on %s (pid %d)", a.Socket, proc.pid)
+			return nil
+		}
+		if err := sleepCtx(ctx, 20*time.Millisecond); err != nil {
+			a.kill()
+			return fmt.Errorf("start pggraph-web: no socket at %s: %w%s", a.Socket, err, tail(a.FastCGILog, 10))
+		}
+	}
 }
 
 // Stop stops Apache (SIGTERM to the parent, which ends its children;
@@ -412,7 +494,7 @@ func (a *Apache) kill() error {
 func (a *Apache) Stop() error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.proc == nil {
+	if a.proc == nil && a.fcgi == nil {
 		return nil
 	}
 	if err := a.kill(); err != nil {
@@ -434,5 +516,9 @@ func (a *Apache) Restart(ctx context.Context) error {
 // Logs returns the tails of the error log and the start log, for test
 // failure messages.
 func (a *Apache) Logs() string {
-	return tail(a.StartLog, 10) + tail(a.ErrorLog, 40)
+	logs := tail(a.StartLog, 10) + tail(a.ErrorLog, 40)
+	if a.FastCGILog != "" {
+		logs += tail(a.FastCGILog, 20)
+	}
+	return logs
 }

@@ -2,7 +2,7 @@
 //
 // Usage:
 //
-//	pggraph-rig up [--central] [--base DIR] [--apache-root DIR [--apache-pgpass FILE]]
+//	pggraph-rig up [--central] [--base DIR] [--apache-root DIR [--apache-pgpass FILE] [--apache-fastcgi PROGRAM]]
 //	pggraph-rig screenshot [--timeout D] URL OUT
 //
 // up starts a rig (see package rig), prints its environment as
@@ -22,7 +22,10 @@
 // nothing connects before the first request). The environment then also
 // holds RIG_APACHE_URL, RIG_APACHE_PORT, RIG_APACHE_PID, RIG_APACHE_DIR,
 // RIG_APACHE_ERROR_LOG and RIG_APACHE_ACCESS_LOG; Apache stops with the
-// rig.
+// rig. With --apache-fastcgi PROGRAM (the installed pggraph.cgi) the
+// pages are served as production's pggraph.conf has it by default: by
+// PROGRAM -serve, run as www-data before Apache and stopped after it
+// (its log is RIG_APACHE_FASTCGI_LOG); without it, as a CGI.
 //
 // screenshot loads URL in headless Chromium (rig.Screenshot) and writes
 // what a person would see, 1200×900, as a PNG to OUT. URL may carry
@@ -51,7 +54,7 @@ import (
 )
 
 // usageLine is the synopsis printed with a usage error.
-const usageLine = "usage: pggraph-rig up [--central] [--base DIR] [--apache-root DIR [--apache-pgpass FILE]] | pggraph-rig screenshot [--timeout D] URL OUT"
+const usageLine = "usage: pggraph-rig up [--central] [--base DIR] [--apache-root DIR [--apache-pgpass FILE] [--apache-fastcgi PROGRAM]] | pggraph-rig screenshot [--timeout D] URL OUT"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -93,6 +96,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	base := fs.String("base", "", "parent of the rig directory (default /run/pggraph-rig)")
 	webRoot := fs.String("apache-root", "", "also start Apache serving this `directory` of client install directories at /pggraph (needs --central)")
 	pgpass := fs.String("apache-pgpass", "", "pgpass `file` with pggraph_web's password, for Apache's Basic auth and the CGI")
+	fastcgi := fs.String("apache-fastcgi", "", "serve the pages with this `program` (pggraph.cgi) as a FastCGI server, not as a CGI")
 	if err := fs.Parse(args); err != nil {
 		return usageError{err}
 	}
@@ -103,6 +107,8 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usageError{errors.New("up: --apache-root needs --central (Apache's users live in the central cluster)")}
 	case *pgpass != "" && *webRoot == "":
 		return usageError{errors.New("up: --apache-pgpass needs --apache-root")}
+	case *fastcgi != "" && *webRoot == "":
+		return usageError{errors.New("up: --apache-fastcgi needs --apache-root")}
 	}
 	r, err := rig.Start(ctx, rig.Options{Base: *base, Central: *central, Keep: true, Log: stderr})
 	if err != nil {
@@ -110,7 +116,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var web *rig.Apache
 	if *webRoot != "" {
-		if web, err = startApache(ctx, r, *webRoot, *pgpass, stderr); err != nil {
+		if web, err = startApache(ctx, r, *webRoot, *pgpass, *fastcgi, stderr); err != nil {
 			return errors.Join(err, r.Close())
 		}
 	}
@@ -128,7 +134,7 @@ func up(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 }
 
 // startApache starts Apache for the rig's central cluster, serving root.
-func startApache(ctx context.Context, r *rig.Rig, root, pgpass string, log io.Writer) (*rig.Apache, error) {
+func startApache(ctx context.Context, r *rig.Rig, root, pgpass, fastcgi string, log io.Writer) (*rig.Apache, error) {
 	root, err := filepath.Abs(root)
 	if err != nil {
 		return nil, fmt.Errorf("apache root %s: %w", root, err)
@@ -144,6 +150,7 @@ func startApache(ctx context.Context, r *rig.Rig, root, pgpass string, log io.Wr
 		Root:       root,
 		DBDParams:  fmt.Sprintf("host=127.0.0.1 port=%d dbname=pggraph_users user=pggraph_web", r.Central.Port),
 		PGPassFile: pgpass,
+		FastCGI:    fastcgi,
 		Log:        log,
 	})
 	if err != nil {
@@ -176,6 +183,7 @@ func writeEnv(w io.Writer, r *rig.Rig, web *rig.Apache) error {
 		{"RIG_APACHE_DIR", web.Dir},
 		{"RIG_APACHE_ERROR_LOG", web.ErrorLog},
 		{"RIG_APACHE_ACCESS_LOG", web.AccessLog},
+		{"RIG_APACHE_FASTCGI_LOG", web.FastCGILog},
 	} {
 		fmt.Fprintf(&b, "%s='%s'\n", kv[0], strings.ReplaceAll(kv[1], "'", `'\''`))
 	}
