@@ -359,7 +359,7 @@ $(sed 's/^/    /' "$state/forward-acme.log")
   try it:     PGPASSFILE=$state/pgpass psql -d template1 -U $RIG_PG_MONITOR_USER -h localhost -p $port
   clients:    $state/www/acme/config.ini (twin tunnel), $state/www/beta/config.ini (direct)
   samples:    PGPASSFILE=$state/central.pgpass psql -h 127.0.0.1 -p $RIG_CENTRAL_PORT -U postgres pggraph -c '\\dt acme_*'
-  logs:       $RIG_APACHE_ERROR_LOG (Apache and the CGI)
+  logs:       $RIG_APACHE_ERROR_LOG (Apache), $RIG_APACHE_FASTCGI_LOG (the pages' FastCGI server)
               $RIG_BASTION_LOG (bastion), $RIG_DBHOST_LOG (db host)
   stop:       make demo-stop
 MSG
