@@ -71,8 +71,9 @@ func listenSocket(ctx context.Context, path string) (net.Listener, error) {
 // REMOTE_USER and the rest of a CGI's environment), with the central
 // database's connections kept between requests. The process environment
 // (getenv) fills in what a request does not set. Each request's access
-// log row is written, and its connections handed back, after its
-// response is out; at the end it waits for those, up to closeTimeout.
+// log row is spooled, and its connections handed back, after its
+// response is out; at the end it waits for those and the spool's
+// writing, up to closeTimeout.
 func serveFastCGI(ctx context.Context, ln net.Listener, getenv func(string) string, log *slog.Logger) error {
 	s := &sites{log: log, idle: store.NewIdle(idleConns, idleMaxAge), byKey: map[string]*siteEntry{}, now: time.Now}
 	var running sync.WaitGroup
@@ -199,8 +200,11 @@ func (s *sites) site(ctx context.Context, getenv func(string) string, path strin
 	h.needUser = true
 	dir := filepath.Dir(path)
 	if !h.site.Root {
-		// No spool: each request writes its own access log row, after
-		// its response, through a kept connection.
+		// The CGI's spool and cache. The spool is written out by this
+		// process (no writeSpool): a second after the request that
+		// starts it, in the background, every row gathered meanwhile in
+		// one statement.
+		h.spool = &spool{path: filepath.Join(dir, spoolName), now: s.now}
 		h.cache = &cache{dir: filepath.Join(dir, cacheDirName), now: s.now}
 	}
 	e := &siteEntry{h: h, stamp: st, dir: dir}

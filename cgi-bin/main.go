@@ -18,8 +18,8 @@
 // process for every client's pages, each request answered as the CGI
 // would answer it with the request's parameters as its environment,
 // connections to the central PostgreSQL kept between requests, each
-// config.ini read again when it changes, and the access log row written
-// after the response (no spool).
+// config.ini read again when it changes, and the access log rows spooled
+// as the CGI spools them, but written out by the server itself.
 //
 // Run from the root of the install directories (/pggraph/: index.cgi
 // with a config.ini that has no [local] prefix, config.LoadSite), it is
@@ -138,7 +138,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log := logging.New(stderr, logging.Level(*verbose || getenv("PGGRAPH_DEBUG") != "", false))
 
 	if *writeSpool != "" {
-		oneRequestRuntime(getenv)
+		quietRuntime(getenv, cgiHeapLimit)
 		return writeSpooled(ctx, getenv, *writeSpool, log)
 	}
 
@@ -147,6 +147,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if err != nil {
 			return err
 		}
+		quietRuntime(getenv, serverHeapLimit)
 		return serveFastCGI(ctx, ln, getenv, log)
 	}
 
@@ -154,7 +155,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		if getenv("GATEWAY_INTERFACE") == "" {
 			return cli.Usage(errors.New("not run by a web server (no GATEWAY_INTERFACE): use -listen ADDR -config FILE to try it"))
 		}
-		oneRequestRuntime(getenv)
+		quietRuntime(getenv, cgiHeapLimit)
 		path := configPath(getenv("SCRIPT_FILENAME"))
 		h, err := newHandler(getenv, path, log, nil)
 		if err != nil {
@@ -243,22 +244,30 @@ func writeSpooled(ctx context.Context, getenv func(string) string, path string, 
 	return nil
 }
 
-// cgiHeapLimit is the Go heap a CGI process may reach before it collects
-// garbage at all: a year graph or a full page needs less.
-const cgiHeapLimit = 24 << 20
+// Heaps the garbage collector leaves alone: a CGI process, which lives
+// for one request, never collects below cgiHeapLimit (a year graph or a
+// full page needs less); the FastCGI server, whose live heap is a few
+// MiB of templates, config and connections while each image allocates
+// one or two MiB of canvas, collects when it reaches serverHeapLimit,
+// not every time the heap doubles.
+const (
+	cgiHeapLimit    = 24 << 20
+	serverHeapLimit = 32 << 20
+)
 
-// oneRequestRuntime turns the garbage collector off up to cgiHeapLimit:
-// a CGI process lives for one request, so collecting would only cost
-// time (about a tenth of an image's CPU). GOGC or GOMEMLIMIT in the
-// environment keep the runtime's own settings. (pggraph.conf also sets
-// GOMAXPROCS=1 for the CGI: one thread running Go code costs less to
-// start and wake than two, 5–10% of its CPU, measured; set in the
-// process instead, it costs more than it saves.)
-func oneRequestRuntime(getenv func(string) string) {
+// quietRuntime turns the garbage collector off up to limit: collecting
+// sooner only costs time (about a tenth of an image's CPU in a CGI,
+// half of it in the server at Go's default of collecting at twice the
+// live heap). GOGC or GOMEMLIMIT in the environment keep the runtime's
+// own settings. (pggraph.conf also sets GOMAXPROCS=1 for the CGI: one
+// thread running Go code costs less to start and wake than two, 5–10%
+// of its CPU, measured; set in the process instead, it costs more than
+// it saves.)
+func quietRuntime(getenv func(string) string, limit int64) {
 	if getenv("GOGC") != "" || getenv("GOMEMLIMIT") != "" {
 		return
 	}
-	debug.SetMemoryLimit(cgiHeapLimit)
+	debug.SetMemoryLimit(limit)
 	debug.SetGCPercent(-1)
 }
 

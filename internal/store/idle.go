@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -55,9 +56,7 @@ func (p *Idle) take(ctx context.Context, key string) *pgx.Conn {
 		c := list[len(list)-1]
 		p.conns[key] = list[:len(list)-1]
 		p.mu.Unlock()
-		// CheckConn reads without waiting: a connection the server has
-		// closed (restart, idle timeout) shows it here, for free.
-		if p.now().Sub(c.since) < p.maxAge && c.conn.PgConn().CheckConn() == nil {
+		if p.now().Sub(c.since) < p.maxAge && quiet(c.conn) {
 			return c.conn
 		}
 		closeQuietly(ctx, c.conn)
@@ -126,6 +125,31 @@ func closeAll(ctx context.Context, conns []*pgx.Conn) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// quiet tells, without waiting, whether conn's server has nothing to say:
+// a connection the server closed (a restart, pg_terminate_backend, an
+// idle timeout) has its end of file or its FATAL message waiting, and
+// one it wrote anything else to is in no state to reuse either. It peeks
+// at the socket; pgx's CheckConn would wait a millisecond for a message,
+// and does so where the socket is not at hand (TLS).
+func quiet(conn *pgx.Conn) bool {
+	sc, ok := conn.PgConn().Conn().(syscall.Conn)
+	if !ok {
+		return conn.PgConn().CheckConn() == nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false
+	}
+	empty := false
+	err = raw.Read(func(fd uintptr) bool {
+		var b [1]byte
+		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+		empty = errors.Is(rerr, syscall.EAGAIN)
+		return true // answered, whatever the answer: never wait
+	})
+	return err == nil && empty
 }
 
 // closeQuietly closes a connection that is no longer wanted, whose
