@@ -100,13 +100,16 @@ func loadPage(b *testing.B, a *rig.Apache, page, user, password string) (time.Du
 	if err != nil {
 		b.Fatal(err)
 	}
-	var shown struct{ Images, Broken int }
+	var shown struct {
+		Images int
+		Broken []string
+	}
 	if err := br.Eval(ctx, `({images: document.images.length,
-		broken: [...document.images].filter(i => !i.complete || i.naturalWidth == 0).length})`, &shown); err != nil {
+		broken: [...document.images].filter(i => !i.complete || i.naturalWidth == 0).map(i => i.src)})`, &shown); err != nil {
 		b.Fatal(err)
 	}
-	if shown.Images < 3 || shown.Broken != 0 {
-		b.Fatalf("%s: %d images, %d not loaded", page, shown.Images, shown.Broken)
+	if shown.Images < 3 || len(shown.Broken) != 0 {
+		b.Fatalf("%s: %d images, not loaded: %q%s", page, shown.Images, shown.Broken, a.Logs())
 	}
 	return took, shown.Images
 }

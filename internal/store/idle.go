@@ -132,7 +132,11 @@ func closeAll(ctx context.Context, conns []*pgx.Conn) error {
 // idle timeout) has its end of file or its FATAL message waiting, and
 // one it wrote anything else to is in no state to reuse either. It peeks
 // at the socket; pgx's CheckConn would wait a millisecond for a message,
-// and does so where the socket is not at hand (TLS).
+// and does so where the socket is not at hand (TLS). The peek goes
+// through Control, not Read: pgx may have left a reader of its own
+// blocked on the socket after a slow write, holding the read lock until
+// the server speaks (its next message is then pgx's, and this sees
+// nothing).
 func quiet(conn *pgx.Conn) bool {
 	sc, ok := conn.PgConn().Conn().(syscall.Conn)
 	if !ok {
@@ -143,11 +147,10 @@ func quiet(conn *pgx.Conn) bool {
 		return false
 	}
 	empty := false
-	err = raw.Read(func(fd uintptr) bool {
+	err = raw.Control(func(fd uintptr) {
 		var b [1]byte
 		_, _, rerr := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
 		empty = errors.Is(rerr, syscall.EAGAIN)
-		return true // answered, whatever the answer: never wait
 	})
 	return err == nil && empty
 }

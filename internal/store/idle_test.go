@@ -116,6 +116,37 @@ func TestIdle(t *testing.T) {
 	waitGone(t, super, pids[1])
 }
 
+// TestQuietNeverWaits: checking a kept connection returns at once even
+// while a reader holds its socket, as pgx's background reader does after
+// a slow write until the server speaks; a check that read would wait
+// with it, as long as the connection stays idle.
+func TestQuietNeverWaits(t *testing.T) {
+	r := central(t)
+	u, err := OpenUsers(t.Context(), superServer(r.Central))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.conn.Close(context.Background()) // ends the reader too
+	reading := make(chan struct{})
+	go func() {
+		close(reading)
+		var b [1]byte
+		u.conn.PgConn().Conn().Read(b[:])
+	}()
+	<-reading
+	time.Sleep(50 * time.Millisecond) // the reader is in its Read
+	done := make(chan bool, 1)
+	go func() { done <- quiet(u.conn) }()
+	select {
+	case ok := <-done:
+		if !ok {
+			t.Errorf("quiet = false for an idle connection")
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("quiet waited for the other reader")
+	}
+}
+
 // waitGone waits up to 5 s for backend pid to leave pg_stat_activity.
 func waitGone(t *testing.T, super *pgx.Conn, pid uint32) {
 	t.Helper()
