@@ -7,7 +7,9 @@ package main
 import (
 	"context"
 	"fmt"
+	htmlpkg "html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -57,9 +59,16 @@ func BenchmarkTablesInChromium(b *testing.B) {
 // range, so the page's own images are not in the browser's cache), once
 // with the CGI's cache of the client emptied, then in another new
 // browser with it holding what the first load drew.
+//
+// In the same loop, a third new browser loads the same page and images
+// served as static files by an HTTP server in this process, no login, no
+// Apache, no pggraph (static-ms): what Chromium itself takes for the
+// page on this machine, the floor of the other two.
 func browse(b *testing.B, a *rig.Apache, page, user, password string) {
 	client := strings.Split(page, "/")[2]
-	var loads, cachedLoads, starts []time.Duration
+	static := staticCopy(b, a, page, user, password)
+	defer static.Close()
+	var loads, cachedLoads, staticLoads, starts []time.Duration
 	var images int
 	for b.Loop() {
 		if err := os.RemoveAll(filepath.Join(web.root, client, cacheDirName)); err != nil {
@@ -72,11 +81,58 @@ func browse(b *testing.B, a *rig.Apache, page, user, password string) {
 			starts = append(starts, time.Since(start)-took)
 			images = n
 		}
+		staticLoads = append(staticLoads, loadStatic(b, static.URL, page))
 	}
 	b.ReportMetric(ms(medianOf(loads)), "page-load-ms")
 	b.ReportMetric(ms(medianOf(cachedLoads)), "page-load-cached-ms")
+	b.ReportMetric(ms(medianOf(staticLoads)), "static-ms")
 	b.ReportMetric(ms(medianOf(starts)), "chromium-only-ms")
 	b.ReportMetric(float64(images), "images")
+}
+
+// staticCopy fetches page and its images through Apache as user, once,
+// and serves them as they are, uncacheable, at the same paths.
+func staticCopy(b *testing.B, a *rig.Apache, page, user, password string) *httptest.Server {
+	_, html := fetch(b, a, page, user, password)
+	files := map[string][]byte{page: html}
+	for _, m := range regexp.MustCompile(`<img[^>]* src="([^"]+)"`).FindAllSubmatch(html, -1) {
+		src := htmlpkg.UnescapeString(string(m[1]))
+		resp, body := fetch(b, a, src, user, password)
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("%s: %d", src, resp.StatusCode)
+		}
+		files[src] = body
+	}
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := files[r.URL.RequestURI()]
+		if !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Content-Type", http.DetectContentType(body))
+		w.Write(body)
+	}))
+}
+
+// loadStatic starts a new browser, loads a page of the static server
+// first (as loadPage's login does), then page, and returns how long page
+// took.
+func loadStatic(b *testing.B, url, page string) time.Duration {
+	ctx := b.Context()
+	br, err := rig.StartBrowser(ctx, rig.BrowserOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer br.Close()
+	if _, err := br.Navigate(ctx, url+"/none"); err != nil {
+		b.Fatal(err)
+	}
+	took, err := br.Navigate(ctx, url+page)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return took
 }
 
 // loadPage starts a new browser, logs in as user, and loads page: it
