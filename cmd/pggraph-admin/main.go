@@ -103,7 +103,7 @@ const usage = `usage:
   pggraph-admin user del [-config FILE] USER
   pggraph-admin user list [-config FILE] [CLIENT]
   pggraph-admin user import [-config FILE] CLIENT FILE
-  pggraph-admin alerts [-config FILE] [CLIENT]
+  pggraph-admin alerts [-config FILE] [[--] CLIENT]   (-- before a client named check or test)
   pggraph-admin alerts check [-config FILE]
   pggraph-admin alerts test [-config FILE] CLIENT
 Without -config, the server is reached like psql: PGHOST, PGPORT, PGUSER,

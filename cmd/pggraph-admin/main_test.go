@@ -486,3 +486,42 @@ func TestLoginHint(t *testing.T) {
 		})
 	}
 }
+
+// TestAlertsClientNamedLikeASubcommand: `alerts check` and `alerts test`
+// are subcommands, so a client named check is listed with `alerts --
+// check`; plain `alerts` lists every client's.
+func TestAlertsClientNamedLikeASubcommand(t *testing.T) {
+	r := setUp(t)
+	ctx := t.Context()
+	if err := r.Central.Exec(ctx, "pggraph_clients", `
+INSERT INTO clients (prefix, title) VALUES ('check', 'Check Ltd'), ('acmealerts', 'ACME') ON CONFLICT DO NOTHING;
+INSERT INTO alert_state (prefix, check_name, object, state, text, since, updated) VALUES
+  ('check', 'collection', '', 'CRITICAL', 'collection failed: tunnel down', now(), now()),
+  ('acmealerts', 'collection', '', 'WARNING', 'collection slow', now(), now())
+ON CONFLICT DO NOTHING`); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want []string // clients listed
+	}{
+		{"every client", []string{"alerts"}, []string{"check", "acmealerts"}},
+		{"the client check", []string{"alerts", "--", "check"}, []string{"check"}},
+		{"another client", []string{"alerts", "acmealerts"}, []string{"acmealerts"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res := admin(t, tc.args...)
+			if res.err != nil {
+				t.Fatalf("%v\n%s", res.err, res.stderr)
+			}
+			var got []string
+			for _, l := range lines(res.stdout)[1:] {
+				got = append(got, strings.Fields(l)[0])
+			}
+			if strings.Join(got, " ") != strings.Join(tc.want, " ") {
+				t.Errorf("listed %q, want %q\n%s", got, tc.want, res.stdout)
+			}
+		})
+	}
+}
