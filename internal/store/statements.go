@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pggraph/pggraph/metric"
 )
@@ -251,27 +252,28 @@ FROM st LEFT JOIN LATERAL (
 	}
 	defer rows.Close()
 	var out []StatementStat
-	n := len(g.Columns)
+	// Every row is scanned into the same values (no allocation per
+	// column of each row).
+	var (
+		nm   string
+		vals = make([]pgtype.Float8, len(g.Columns))
+		text pgtype.Text
+	)
+	dest := []any{&nm}
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	dest = append(dest, &text)
 	for rows.Next() {
-		var (
-			nm   string
-			text *string
-		)
-		vals := make([]*float64, n)
-		dest := []any{&nm}
-		for i := range vals {
-			dest = append(dest, &vals[i])
-		}
-		dest = append(dest, &text)
 		if err := rows.Scan(dest...); err != nil {
 			return fail(err)
 		}
-		st := StatementStat{Values: make([]float64, n)}
+		st := StatementStat{Values: make([]float64, len(vals)), Text: text.String}
 		for i, v := range vals {
-			st.Values[i] = orNaN(v)
-		}
-		if text != nil {
-			st.Text = *text
+			st.Values[i] = math.NaN()
+			if v.Valid {
+				st.Values[i] = v.Float64
+			}
 		}
 		if nm == metric.StatementOther {
 			st.Other = true
