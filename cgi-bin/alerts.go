@@ -12,6 +12,12 @@ type activeAlerts interface {
 	ActiveAlerts(ctx context.Context, prefix string) ([]store.AlertState, error)
 }
 
+// alertsPrefetcher reads the banner's alerts in the background, while
+// the page reads the rest; *store.Store implements it.
+type alertsPrefetcher interface {
+	PrefetchAlerts(ctx context.Context, prefix string)
+}
+
 // alertLink is one line of a client page's banner of active alerts.
 type alertLink struct {
 	State string // CRITICAL, WARNING, UNKNOWN: the line's class too

@@ -189,8 +189,8 @@ func queriesSite(b *testing.B) {
 // own transaction (every statement, so every object and text exists),
 // the statement samples of every later run (collector.StatementDeltas of
 // the model's snapshots, as the collector derives them) and their run
-// rows by COPY, then the rollups by Rebuild; and the client's install
-// directory.
+// rows by COPY, the objects' last_seen as those runs would set it, then
+// the rollups by Rebuild; and the client's install directory.
 func setUpQueries(ctx context.Context) error {
 	r := web.rig
 	st, err := store.OpenServer(ctx, store.Server{
@@ -307,6 +307,11 @@ func setUpQueries(ctx context.Context) error {
 	}
 	if _, err := conn.CopyFrom(ctx, pgx.Identifier{qbPrefix + "_statement_run"}, []string{"ts", "status", "evicted", "database"}, pgx.CopyFromRows(runRows)); err != nil {
 		return fmt.Errorf("copy statement runs: %w", err)
+	}
+	// Every run saw every object (each snapshot holds every statement):
+	// their last_seen, as the runs' Writes would have left it.
+	if _, err := conn.Exec(ctx, `UPDATE `+pgx.Identifier{qbPrefix + "_object"}.Sanitize()+` SET last_seen = $1`, end); err != nil {
+		return fmt.Errorf("mark objects seen: %w", err)
 	}
 	if err := st.Rebuild(ctx, qbPrefix, first, end.Add(time.Hour)); err != nil {
 		return err

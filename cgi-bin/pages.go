@@ -326,7 +326,11 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 	v.Young = young
 	v.RangeText = rangeText(shown.Range)
 	overview := link{Text: "Overview", Href: query(base, pageRange(req)...)}
-	v.Alerts = h.banner(ctx, src, base, pageRange(req))
+	// The banner reads pggraph_clients: its login and query overlap the
+	// page's own.
+	if a, ok := src.(alertsPrefetcher); ok {
+		a.PrefetchAlerts(ctx, h.site.Prefix)
+	}
 	v.AlertHistory = query(base, "page", pageAlerts)
 
 	// Range links keep the page, its database, table and order; a new
@@ -440,6 +444,7 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 			return nil, herr
 		}
 	}
+	v.Alerts = h.banner(ctx, src, base, pageRange(req))
 	tmpl, err := pageTemplate()
 	if err != nil {
 		return nil, &httpError{http.StatusInternalServerError, "page template: " + err.Error()}

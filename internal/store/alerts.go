@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pggraph/pggraph/metric"
+	schema "github.com/pggraph/pggraph/sql"
 )
 
 // AlertState is one row of pggraph_clients.alert_state: a (client, check,
@@ -75,18 +76,59 @@ func (s *Store) AlertStates(ctx context.Context, prefix string) ([]AlertState, e
 }
 
 // ActiveAlerts returns the rows that are not OK, of one client or of all
-// ("" prefix), worst first, then oldest first.
+// ("" prefix), worst first, then oldest first: those PrefetchAlerts read,
+// when it was started for prefix.
 func (s *Store) ActiveAlerts(ctx context.Context, prefix string) ([]AlertState, error) {
-	return s.alertStates(ctx, "list active alerts", `WHERE state <> 'OK' AND ($1 = '' OR prefix = $1)`, prefix)
+	p, err := s.settle(ctx)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w", activeOp, err)
+	case p != nil && p.prefix == prefix && p.dialErr != nil:
+		return nil, fmt.Errorf("%s: %w", activeOp, p.dialErr)
+	case p != nil && p.prefix == prefix:
+		return p.alerts, p.err
+	}
+	return s.alertStates(ctx, activeOp, activeWhere, prefix)
+}
+
+// The active alerts' query, as ActiveAlerts and PrefetchAlerts run it.
+const (
+	activeOp    = "list active alerts"
+	activeWhere = `WHERE state <> 'OK' AND ($1 = '' OR prefix = $1)`
+)
+
+// PrefetchAlerts starts connecting to pggraph_clients and reading the
+// client's active alerts in the background, for a page that shows them
+// (its banner): the login and the query then overlap the samples
+// database's queries. The next ActiveAlerts of prefix returns what it
+// read; any other use of the connection waits for it. It does nothing
+// when the connection is made already.
+func (s *Store) PrefetchAlerts(ctx context.Context, prefix string) {
+	if s.conns != nil || s.pending != nil {
+		return
+	}
+	p, srv := &prefetch{done: make(chan struct{}), prefix: prefix}, s.srv
+	s.pending = p
+	go func() {
+		defer close(p.done)
+		if p.conn, p.dialErr = dial(ctx, srv, schema.Clients); p.dialErr == nil {
+			p.alerts, p.err = queryAlertStates(ctx, p.conn, activeOp, activeWhere, prefix)
+		}
+	}()
 }
 
 func (s *Store) alertStates(ctx context.Context, op, where string, prefix string) ([]AlertState, error) {
-	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
-	defer cancel()
 	conn, err := s.clients(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", op, err)
 	}
+	return queryAlertStates(ctx, conn, op, where, prefix)
+}
+
+// queryAlertStates reads the alert_state rows where says on conn.
+func queryAlertStates(ctx context.Context, conn *pgx.Conn, op, where string, prefix string) ([]AlertState, error) {
+	ctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
 	rows, err := conn.Query(ctx, `
 SELECT prefix, check_name, object, grp, db, name, display, state, value, text, since, updated, notified, warn_count, crit_count
 FROM alert_state `+where+`

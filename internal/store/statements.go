@@ -19,6 +19,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/pggraph/pggraph/metric"
 )
@@ -213,25 +214,31 @@ func (s *Store) Statements(ctx context.Context, q StatementQuery) ([]StatementSt
 		name = " AND o.name = $6"
 		args = append(args, strconv.FormatInt(*q.QueryID, 10))
 	}
-	// The range's rows: those of the resolution at its edges, the
-	// coarser one's between (complete buckets only: those a later run
-	// has closed).
+	// The range's rows, read statement object by statement object
+	// (a few entries of each one's (object, ts) key, rather than every
+	// database's rows of the range): those of the resolution at its
+	// edges, the coarser one's between (complete buckets only: those a
+	// later run has closed). Objects last seen before the range have no
+	// rows in it (a bucket starts at or before the runs it sums), so
+	// statements long gone cost nothing.
 	fine := ident(t.of(g.Name, q.Resolution))
-	from := `SELECT s.object, ` + strings.Join(cols, ", ") + ` FROM ` + fine + ` s WHERE s.ts >= $2 AND s.ts < $3`
+	from := `SELECT ` + strings.Join(cols, ", ") + ` FROM ` + fine + ` s WHERE s.object = o.id AND s.ts >= $2 AND s.ts < $3`
 	if sp.coarse != "" {
-		from = `SELECT s.object, ` + strings.Join(cols, ", ") + ` FROM ` + fine + ` s, cut
-	WHERE (s.ts >= $2 AND s.ts < least($3, $4)) OR (s.ts >= cut.upto AND s.ts < $3)
-	UNION ALL
-	SELECT s.object, ` + strings.Join(cols, ", ") + ` FROM ` + ident(t.of(g.Name, sp.coarse)) + ` s, cut
-	WHERE s.ts >= $4 AND s.ts < cut.upto`
+		from = `SELECT ` + strings.Join(cols, ", ") + ` FROM ` + fine + ` s WHERE s.object = o.id AND s.ts >= $2 AND s.ts < least($3, $4)
+		UNION ALL
+		SELECT ` + strings.Join(cols, ", ") + ` FROM ` + fine + ` s WHERE s.object = o.id AND s.ts >= cut.upto AND s.ts < $3
+		UNION ALL
+		SELECT ` + strings.Join(cols, ", ") + ` FROM ` + ident(t.of(g.Name, sp.coarse)) + ` s WHERE s.object = o.id AND s.ts >= $4 AND s.ts < cut.upto`
 	}
-	rows, err := s.samples.Query(ctx, `WITH cut AS (
+	rows, err := s.samples.Query(ctx, `WITH cut AS MATERIALIZED (
 	SELECT greatest($4::timestamptz, least($5::timestamptz,
 		coalesce(date_bin('`+sp.width+`', (SELECT max(ts) FROM `+ident(t.statementRun())+`), `+bucketOrigin+`), $4))) AS upto
 ), st AS (
 	SELECT o.name, `+strings.Join(sums, ", ")+`
-	FROM `+ident(t.object())+` o JOIN (`+from+`) s ON s.object = o.id
-	WHERE o.grp = '`+metric.StatementGroupName+`' AND o.dbid = ANY($1)`+name+`
+	FROM `+ident(t.object())+` o, cut CROSS JOIN LATERAL (
+		`+from+`
+	) s
+	WHERE o.grp = '`+metric.StatementGroupName+`' AND o.dbid = ANY($1) AND o.last_seen >= $2`+name+`
 	GROUP BY o.name
 )
 SELECT st.*, x.query
@@ -245,27 +252,28 @@ FROM st LEFT JOIN LATERAL (
 	}
 	defer rows.Close()
 	var out []StatementStat
-	n := len(g.Columns)
+	// Every row is scanned into the same values (no allocation per
+	// column of each row).
+	var (
+		nm   string
+		vals = make([]pgtype.Float8, len(g.Columns))
+		text pgtype.Text
+	)
+	dest := []any{&nm}
+	for i := range vals {
+		dest = append(dest, &vals[i])
+	}
+	dest = append(dest, &text)
 	for rows.Next() {
-		var (
-			nm   string
-			text *string
-		)
-		vals := make([]*float64, n)
-		dest := []any{&nm}
-		for i := range vals {
-			dest = append(dest, &vals[i])
-		}
-		dest = append(dest, &text)
 		if err := rows.Scan(dest...); err != nil {
 			return fail(err)
 		}
-		st := StatementStat{Values: make([]float64, n)}
+		st := StatementStat{Values: make([]float64, len(vals)), Text: text.String}
 		for i, v := range vals {
-			st.Values[i] = orNaN(v)
-		}
-		if text != nil {
-			st.Text = *text
+			st.Values[i] = math.NaN()
+			if v.Valid {
+				st.Values[i] = v.Float64
+			}
 		}
 		if nm == metric.StatementOther {
 			st.Other = true

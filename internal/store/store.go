@@ -163,6 +163,7 @@ type Store struct {
 	samples *pgx.Conn
 	srv     Server    // reaches pggraph_clients too
 	conns   *pgx.Conn // to pggraph_clients, dialled on first use (see clients)
+	pending *prefetch // PrefetchAlerts' work, until a use of conns waits for it
 	groups  []metric.Group
 
 	mu      sync.Mutex
@@ -205,10 +206,46 @@ func OpenServer(ctx context.Context, srv Server, samplesDB string, groups []metr
 	return s, nil
 }
 
+// prefetch is what PrefetchAlerts does in the background: connect to
+// pggraph_clients, then read a client's active alerts. Its fields are
+// set when done is closed.
+type prefetch struct {
+	done    chan struct{}
+	prefix  string
+	conn    *pgx.Conn
+	dialErr error
+	alerts  []AlertState
+	err     error // of reading the alerts
+}
+
+// settle waits for PrefetchAlerts' work, if any, and takes its
+// connection; it returns that work (nil for none).
+func (s *Store) settle(ctx context.Context) (*prefetch, error) {
+	p := s.pending
+	if p == nil {
+		return nil, nil
+	}
+	select {
+	case <-p.done:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connect to database %s: %w", schema.Clients, ctx.Err())
+	}
+	s.pending, s.conns = nil, p.conn
+	return p, nil
+}
+
 // clients returns the connection to pggraph_clients, dialling it on first
-// use: a collection needs it, but pggraph.cgi, a new process for every
-// image, mostly does not, and each login costs milliseconds.
+// use (or taking PrefetchAlerts'): a collection needs it, but
+// pggraph.cgi, a new process for every image, mostly does not, and each
+// login costs milliseconds.
 func (s *Store) clients(ctx context.Context) (*pgx.Conn, error) {
+	p, err := s.settle(ctx)
+	switch {
+	case err != nil:
+		return nil, err
+	case p != nil && p.dialErr != nil:
+		return nil, p.dialErr
+	}
 	if s.conns == nil {
 		c, err := dial(ctx, s.srv, schema.Clients)
 		if err != nil {
@@ -257,6 +294,10 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	err := hangUp(ctx, srv, s.samples.Config().Database, s.samples)
+	if p := s.pending; p != nil {
+		<-p.done // bounded by connectTimeout and queryTimeout
+		s.pending, s.conns = nil, p.conn
+	}
 	if s.conns != nil {
 		err = errors.Join(err, hangUp(ctx, srv, schema.Clients, s.conns))
 	}

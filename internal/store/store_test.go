@@ -650,6 +650,93 @@ func TestRetention(t *testing.T) {
 	}
 }
 
+// TestPrefetchAlerts reads a client's active alerts in the background:
+// the next ActiveAlerts of the client returns them, as they were then
+// (a later one reads again); another use of the connection waits for it
+// and drops them; a failed dial fails the first use only; Close closes
+// the connection, used or not.
+func TestPrefetchAlerts(t *testing.T) {
+	r := central(t)
+	ctx := t.Context()
+	w := openStore(t, testGroups())
+	const prefix = "prefetched"
+	since := time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
+	if err := w.RecordRun(ctx, prefix, metric.RunRecord{Started: since, Outcome: metric.OK}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(check string) {
+		t.Helper()
+		x := AlertState{Check: check, State: metric.StateWarning, Text: check, Since: since, Updated: since}
+		if err := w.SaveAlerts(ctx, prefix, AlertChanges{Put: []AlertState{x}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := Server{Params: "host=127.0.0.1 port=1 user=pggraph sslmode=disable"}
+	tests := []struct {
+		name  string
+		srv   *Server          // the server the background dial reaches; nil: the Store's
+		first func(*Store) any // the first use, after an alert is added
+		want  any              // its result
+	}{
+		{"used", nil, func(s *Store) any { return checks(s.ActiveAlerts(ctx, prefix)) }, "a"},
+		{"another client's", nil, func(s *Store) any { return checks(s.ActiveAlerts(ctx, "other")) }, ""},
+		{"another use first", nil, func(s *Store) any { return checks(s.AlertStates(ctx, prefix)) }, "a b"},
+		{"never used", nil, nil, nil},
+		{"dial fails", &refused, func(s *Store) any {
+			_, err := s.ActiveAlerts(ctx, prefix)
+			return strings.HasPrefix(fmt.Sprint(err), "list active alerts: connect to postgresql 127.0.0.1:1 database pggraph_clients as pggraph: ")
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if err := w.SaveAlerts(ctx, prefix, AlertChanges{Delete: []AlertState{{Check: "a"}, {Check: "b"}}}); err != nil {
+				t.Fatal(err)
+			}
+			put("a")
+			s, err := Open(ctx, ownerLocal(r, ""), testGroups())
+			if err != nil {
+				t.Fatal(err)
+			}
+			own := s.srv
+			if tt.srv != nil {
+				s.srv = *tt.srv
+			}
+			s.PrefetchAlerts(ctx, prefix)
+			s.srv = own
+			s.PrefetchAlerts(ctx, prefix) // at work already: nothing more
+			<-s.pending.done
+			put("b")
+			if tt.first != nil {
+				if got := tt.first(s); got != tt.want {
+					t.Errorf("first use: %v, want %v", got, tt.want)
+				}
+				if got := checks(s.ActiveAlerts(ctx, prefix)); got != "a b" {
+					t.Errorf("next read: %v, want a b", got)
+				}
+			}
+			if err := s.Close(ctx); err != nil {
+				t.Errorf("Close: %v", err)
+			}
+			if s.conns == nil || !s.conns.IsClosed() {
+				t.Error("the connection to pggraph_clients is not closed")
+			}
+		})
+	}
+}
+
+// checks lists the checks of alert states, or the error.
+func checks(states []AlertState, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	var out []string
+	for _, a := range states {
+		out = append(out, a.Check)
+	}
+	slices.Sort(out)
+	return strings.Join(out, " ")
+}
+
 func TestClients(t *testing.T) {
 	s := openStore(t, testGroups())
 	ctx := t.Context()
