@@ -189,7 +189,8 @@ func statementRows() []Row {
 		{
 			What:   "the queries page of a database over a month (3 databases × 300 statements, top_queries = 100, a run every 10 minutes): the pggraph.cgi process, central DB over TCP with a SCRAM login",
 			Figure: Metric{Bench: "QueriesPage", Unit: "page-ms", Show: "ms"},
-			Extra: []Metric{{Bench: "QueriesPage", Unit: "hour-rows", Show: "hourly rows", Count: true},
+			Extra: []Metric{{Bench: "QueriesPage", Unit: "page-fcgi-ms", Show: "ms", Label: "from pggraph.cgi's FastCGI server (pggraph.conf's default) "},
+				{Bench: "QueriesPage", Unit: "hour-rows", Show: "hourly rows", Count: true},
 				{Bench: "QueriesPage", Unit: "statements", Show: "statements listed", Count: true}},
 			Targets: []Check{{Op: "<", Value: 150}},
 		},
