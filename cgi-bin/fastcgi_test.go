@@ -174,6 +174,11 @@ func TestFastCGIWithoutApache(t *testing.T) {
 	}
 	login("Other Co")
 	resp := get(broken, "/pggraph/broken/index.cgi", "alice")
+	// The server's stderr reaches this test through a pipe and a copying
+	// goroutine: its line may come after the response.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(stderr.String(), "bogus") && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
 	if resp.Status != 500 || strings.Contains(string(resp.Body)+stderr.String(), "s3cret") || !strings.Contains(stderr.String(), "bogus") {
 		t.Errorf("broken config.ini: %d %q\nstderr %q", resp.Status, resp.Body, stderr.String())
 	}
