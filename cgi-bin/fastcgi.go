@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/http/fcgi"
 	"os"
-	"path/filepath"
 	"sync"
 	"syscall"
 	"time"
@@ -86,7 +85,7 @@ func serveFastCGI(ctx context.Context, ln net.Listener, getenv func(string) stri
 			}
 			return getenv(k)
 		}
-		e, err := s.site(ctx, get, configPath(get("SCRIPT_FILENAME")))
+		e, err := s.site(get, configPath(get("SCRIPT_FILENAME")))
 		if err != nil {
 			running.Done()
 			log.Error(cli.OneLine(err), logging.Step, "config")
@@ -155,7 +154,6 @@ type sites struct {
 type siteEntry struct {
 	h     *handler
 	stamp fileStamp
-	dir   string // the install directory
 
 	mu    sync.Mutex
 	swept time.Time
@@ -182,7 +180,7 @@ func stampOf(path string) (fileStamp, error) {
 
 // site returns the handler of the config.ini at path, as getenv (the
 // request's environment) sets the web role and pgpass file.
-func (s *sites) site(ctx context.Context, getenv func(string) string, path string) (*siteEntry, error) {
+func (s *sites) site(getenv func(string) string, path string) (*siteEntry, error) {
 	st, err := stampOf(path)
 	if err != nil {
 		return nil, err
@@ -197,17 +195,11 @@ func (s *sites) site(ctx context.Context, getenv func(string) string, path strin
 	if err != nil {
 		return nil, err
 	}
-	h.needUser = true
-	dir := filepath.Dir(path)
-	if !h.site.Root {
-		// The CGI's spool and cache. The spool is written out by this
-		// process (no writeSpool): a second after the request that
-		// starts it, in the background, every row gathered meanwhile in
-		// one statement.
-		h.spool = &spool{path: filepath.Join(dir, spoolName), now: s.now}
-		h.cache = &cache{dir: filepath.Join(dir, cacheDirName), now: s.now}
-	}
-	e := &siteEntry{h: h, stamp: st, dir: dir}
+	// The spool is written out by this process (no writeSpool): a second
+	// after the request that starts it, in the background, every row
+	// gathered meanwhile in one statement.
+	h.behindApache(path)
+	e := &siteEntry{h: h, stamp: st}
 	s.byKey[key] = e
 	return e, nil
 }

@@ -163,13 +163,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			cgiFail(stdout)
 			return err
 		}
-		h.needUser = true
-		// The all-clients page keeps no spool and no cache at the root:
-		// operators' visits are few, and it draws no images.
-		if !h.site.Root {
-			h.spool = &spool{path: filepath.Join(filepath.Dir(path), spoolName), now: time.Now}
+		h.behindApache(path)
+		if h.spool != nil {
 			h.writeSpool = func() error { return startSpoolWriter(path) }
-			h.cache = &cache{dir: filepath.Join(filepath.Dir(path), cacheDirName), now: time.Now}
 		}
 		uri := getenv("REQUEST_URI")
 		finish := func() {}
@@ -227,21 +223,38 @@ func writeSpooled(ctx context.Context, getenv func(string) string, path string, 
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	s := &spool{path: filepath.Join(filepath.Dir(path), spoolName), now: time.Now}
+	h.behindApache(path)
+	if h.spool == nil {
+		return fmt.Errorf("%s: the all-clients page keeps no access spool", path)
+	}
 	ctx, cancel := context.WithTimeout(ctx, closeTimeout)
 	defer cancel()
-	n, err := s.write(ctx, h.openUsers)
+	n, err := h.spool.write(ctx, h.openUsers)
 	log.Debug("access spool written", logging.Client, h.site.Prefix, "rows", n)
 	if err != nil {
 		return fmt.Errorf("%s: access log: %w", h.site.Prefix, err)
 	}
 	// This process runs at most once a second while the pages are
 	// visited: it also clears the image cache of what expired.
-	c := &cache{dir: filepath.Join(filepath.Dir(path), cacheDirName), now: time.Now}
-	if _, err := c.sweep(); err != nil {
+	if _, err := h.cache.sweep(); err != nil {
 		return fmt.Errorf("%s: %w", h.site.Prefix, err)
 	}
 	return nil
+}
+
+// behindApache readies h for requests Apache authenticated, for the
+// install directory of the config.ini at path: a user is required, and a
+// client's pages keep the access spool and the image cache beside
+// config.ini. The all-clients page keeps neither: operators' visits are
+// few, and it draws no images.
+func (h *handler) behindApache(path string) {
+	h.needUser = true
+	if h.site.Root {
+		return
+	}
+	dir := filepath.Dir(path)
+	h.spool = &spool{path: filepath.Join(dir, spoolName), now: time.Now}
+	h.cache = &cache{dir: filepath.Join(dir, cacheDirName), now: time.Now}
 }
 
 // Heaps the garbage collector leaves alone: a CGI process, which lives
