@@ -56,7 +56,7 @@ func (p *Idle) take(ctx context.Context, key string) *pgx.Conn {
 		c := list[len(list)-1]
 		p.conns[key] = list[:len(list)-1]
 		p.mu.Unlock()
-		if p.now().Sub(c.since) < p.maxAge && quiet(c.conn) {
+		if p.fresh(c) && quiet(c.conn) {
 			return c.conn
 		}
 		closeQuietly(ctx, c.conn)
@@ -81,15 +81,25 @@ func (p *Idle) give(ctx context.Context, key string, conn *pgx.Conn) error {
 // Prune closes the kept connections unused for longer than the Idle's
 // max age: a server with no requests for a while holds none.
 func (p *Idle) Prune(ctx context.Context) error {
+	return p.evict(ctx, func(c idleConn) bool { return !p.fresh(c) })
+}
+
+// Close closes every kept connection.
+func (p *Idle) Close(ctx context.Context) error {
+	return p.evict(ctx, func(idleConn) bool { return true })
+}
+
+// evict closes the kept connections gone says to.
+func (p *Idle) evict(ctx context.Context, gone func(idleConn) bool) error {
 	p.mu.Lock()
-	var old []*pgx.Conn
+	var out []*pgx.Conn
 	for key, list := range p.conns {
 		keep := list[:0]
 		for _, c := range list {
-			if p.now().Sub(c.since) < p.maxAge {
-				keep = append(keep, c)
+			if gone(c) {
+				out = append(out, c.conn)
 			} else {
-				old = append(old, c.conn)
+				keep = append(keep, c)
 			}
 		}
 		if len(keep) == 0 {
@@ -99,22 +109,11 @@ func (p *Idle) Prune(ctx context.Context) error {
 		}
 	}
 	p.mu.Unlock()
-	return closeAll(ctx, old)
+	return closeAll(ctx, out)
 }
 
-// Close closes every kept connection.
-func (p *Idle) Close(ctx context.Context) error {
-	p.mu.Lock()
-	var all []*pgx.Conn
-	for _, list := range p.conns {
-		for _, c := range list {
-			all = append(all, c.conn)
-		}
-	}
-	p.conns = map[string][]idleConn{}
-	p.mu.Unlock()
-	return closeAll(ctx, all)
-}
+// fresh tells whether c was put back less than the max age ago.
+func (p *Idle) fresh(c idleConn) bool { return p.now().Sub(c.since) < p.maxAge }
 
 // closeAll closes conns.
 func closeAll(ctx context.Context, conns []*pgx.Conn) error {

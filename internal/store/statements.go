@@ -222,13 +222,16 @@ func (s *Store) Statements(ctx context.Context, q StatementQuery) ([]StatementSt
 	// rows in it (a bucket starts at or before the runs it sums), so
 	// statements long gone cost nothing.
 	fine := ident(t.of(g.Name, q.Resolution))
-	from := `SELECT ` + strings.Join(cols, ", ") + ` FROM ` + fine + ` s WHERE s.object = o.id AND s.ts >= $2 AND s.ts < $3`
+	part := func(table, when string) string {
+		return `SELECT ` + strings.Join(cols, ", ") + ` FROM ` + table + ` s WHERE s.object = o.id AND ` + when
+	}
+	from := part(fine, `s.ts >= $2 AND s.ts < $3`)
 	if sp.coarse != "" {
-		from = `SELECT ` + strings.Join(cols, ", ") + ` FROM ` + fine + ` s WHERE s.object = o.id AND s.ts >= $2 AND s.ts < least($3, $4)
+		from = part(fine, `s.ts >= $2 AND s.ts < least($3, $4)`) + `
 		UNION ALL
-		SELECT ` + strings.Join(cols, ", ") + ` FROM ` + fine + ` s WHERE s.object = o.id AND s.ts >= cut.upto AND s.ts < $3
+		` + part(fine, `s.ts >= cut.upto AND s.ts < $3`) + `
 		UNION ALL
-		SELECT ` + strings.Join(cols, ", ") + ` FROM ` + ident(t.of(g.Name, sp.coarse)) + ` s WHERE s.object = o.id AND s.ts >= $4 AND s.ts < cut.upto`
+		` + part(ident(t.of(g.Name, sp.coarse)), `s.ts >= $4 AND s.ts < cut.upto`)
 	}
 	rows, err := s.samples.Query(ctx, `WITH cut AS MATERIALIZED (
 	SELECT greatest($4::timestamptz, least($5::timestamptz,

@@ -294,10 +294,9 @@ func (s *Store) Close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	err := hangUp(ctx, srv, s.samples.Config().Database, s.samples)
-	if p := s.pending; p != nil {
-		<-p.done // bounded by connectTimeout and queryTimeout
-		s.pending, s.conns = nil, p.conn
-	}
+	// PrefetchAlerts' connection, once its work ends (bounded by
+	// connectTimeout and queryTimeout), is closed or kept as the others.
+	_, _ = s.settle(context.WithoutCancel(ctx))
 	if s.conns != nil {
 		err = errors.Join(err, hangUp(ctx, srv, schema.Clients, s.conns))
 	}

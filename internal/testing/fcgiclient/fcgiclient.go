@@ -194,8 +194,6 @@ func parse(out []byte) (*Response, error) {
 	return resp, nil
 }
 
-// Env is a service's environment: PATH and what extra adds, nothing of
-// the caller's.
-func Env(extra ...string) []string {
-	return append([]string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"}, extra...)
-}
+// Env is a service's environment: PATH and HOME, nothing of the
+// caller's.
+func Env() []string { return []string{"PATH=/usr/bin:/bin", "HOME=/nonexistent"} }
