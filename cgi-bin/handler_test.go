@@ -34,8 +34,11 @@ type fakeSamples struct {
 	// panicDB makes any read of that database panic (an internal fault).
 	panicDB string
 	events  []metric.Event // Events, filtered as the store does
-	closed  *int
-	mu      *sync.Mutex
+	// stmtLast, when set, is what the last collection did with
+	// pg_stat_statements (StatementEvents); else it collected them.
+	stmtLast metric.StatementStatus
+	closed   *int
+	mu       *sync.Mutex
 }
 
 const hostile = `public."<script>alert(1)</script>&amp;"`

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/csv"
+	"html"
 	"math"
 	"strings"
 	"testing"
@@ -46,7 +47,33 @@ func (f *fakeSamples) Statements(ctx context.Context, q store.StatementQuery) ([
 
 // StatementEvents implements statementSource: one reset and evictions.
 func (f *fakeSamples) StatementEvents(ctx context.Context, prefix string, from, to time.Time) (store.StatementEvents, error) {
+	if f.stmtLast != "" {
+		return store.StatementEvents{Last: f.stmtLast}, nil
+	}
 	return store.StatementEvents{Last: metric.StatementsCollected, Resets: []time.Time{now.Add(-time.Hour)}, ResetCount: 1, Evicted: 25, EvictedRuns: 2}, nil
+}
+
+// TestQueriesPageSaysWhy: without statements to show, the queries page
+// says why, and how to install pg_stat_statements when it is missing.
+func TestQueriesPageSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		last metric.StatementStatus
+		want string
+	}{
+		{metric.StatementsAbsent, "pg_stat_statements is not installed (or not loaded). " + installStatements},
+		{metric.StatementsOff, "[remote] queries = no in its config.ini"},
+		{metric.StatementsPrimed, "statement statistics appear after the next collection"},
+	} {
+		t.Run(string(tc.last), func(t *testing.T) {
+			src := newFakeSamples()
+			src.stmtLast = tc.last
+			h := testHandler(t, src, &fakeUsers{}, nil)
+			page := get(h, "/pggraph/acme/index.cgi?page=queries&db=shop", "alice")
+			if page.Code != 200 || !strings.Contains(html.UnescapeString(page.Body.String()), tc.want) {
+				t.Errorf("%d, want a page saying %q", page.Code, tc.want)
+			}
+		})
+	}
 }
 
 func TestQueriesPages(t *testing.T) {
