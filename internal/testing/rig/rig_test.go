@@ -430,6 +430,14 @@ func TestCleanStale(t *testing.T) {
 	done := make(chan struct{})
 	go func() { leftover.Wait(); close(done) }()
 	t.Cleanup(func() { leftover.Process.Kill(); <-done })
+	// Start returns once exec has begun; the kernel fills in the new
+	// command line a moment later, and cleanStale rightly leaves alone a
+	// process whose command line does not name the rig (a recycled PID).
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(cmdline(leftover.Process.Pid), stale); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("leftover process %d: command line %q", leftover.Process.Pid, cmdline(leftover.Process.Pid))
+		}
+	}
 
 	write := func(path, data string) {
 		t.Helper()
