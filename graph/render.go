@@ -17,6 +17,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/wcharczuk/go-chart/v2"
 	"github.com/wcharczuk/go-chart/v2/drawing"
@@ -223,9 +224,15 @@ type canvas struct {
 	t                        theme
 }
 
+// defaultFont is go-chart's embedded Roboto, parsed once. go-chart's
+// GetDefaultFont parses it on first use without a lock: images drawn at
+// once (the FastCGI server) would race on it. Once parsed it is only
+// read.
+var defaultFont = sync.OnceValues(chart.GetDefaultFont)
+
 // raster draws c into an image.
 func raster(c Chart) (*image.RGBA, error) {
-	font, err := chart.GetDefaultFont()
+	font, err := defaultFont()
 	if err != nil {
 		return nil, fmt.Errorf("load font: %w", err)
 	}

@@ -249,3 +249,35 @@ func same(c color.Color, col color.RGBA) bool {
 	r, g, b, _ := c.RGBA()
 	return uint8(r>>8) == col.R && uint8(g>>8) == col.G && uint8(b>>8) == col.B
 }
+
+// TestRenderConcurrently: images drawn at once, as the FastCGI server
+// draws them, are each the image drawn alone (and, under -race, share
+// nothing unguarded: the font is parsed once).
+func TestRenderConcurrently(t *testing.T) {
+	r := ranges(benchEnd)[RangeDay]
+	names := []string{"buffers_written", "connections", "transactions", "buffers_written"}
+	results := make([][]byte, len(names))
+	done := make(chan int, len(names))
+	for i, name := range names {
+		go func() {
+			var buf bytes.Buffer
+			if err := synth(name, r, 1, time.Time{}).PNG(&buf); err != nil {
+				t.Error(err)
+			}
+			results[i] = buf.Bytes()
+			done <- i
+		}()
+	}
+	for range names {
+		<-done
+	}
+	for i, name := range names {
+		var alone bytes.Buffer
+		if err := synth(name, r, 1, time.Time{}).PNG(&alone); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(results[i], alone.Bytes()) || len(alone.Bytes()) == 0 {
+			t.Errorf("%s drawn at once with others differs from %s drawn alone", name, name)
+		}
+	}
+}
