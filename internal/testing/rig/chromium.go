@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -289,6 +290,53 @@ func (b *Browser) Navigate(ctx context.Context, url string) (time.Duration, erro
 		return 0, fmt.Errorf("load %s: %w", url, err)
 	}
 	return time.Since(start), nil
+}
+
+// Settle waits until Chromium has finished starting: its processes (the
+// browser, its renderer, GPU and utility helpers) keep loading and
+// setting up for a second or more after the first page shows, on the
+// same CPUs as anything measured next. It returns once they used less
+// than settleCPU of CPU in settleWindow, or after settleTimeout.
+func (b *Browser) Settle(ctx context.Context) error {
+	deadline := time.Now().Add(settleTimeout)
+	prev := groupCPU(b.proc.pid)
+	for time.Now().Before(deadline) {
+		select {
+		case <-time.After(settleWindow):
+		case <-ctx.Done():
+			return fmt.Errorf("wait for chromium to settle: %w", ctx.Err())
+		}
+		cur := groupCPU(b.proc.pid)
+		if cur-prev < settleCPU {
+			return nil
+		}
+		prev = cur
+	}
+	return nil
+}
+
+// How Settle tells that Chromium is idle.
+const (
+	settleWindow  = 200 * time.Millisecond
+	settleCPU     = 20 * time.Millisecond // 10% of a CPU
+	settleTimeout = 10 * time.Second
+)
+
+// groupCPU is the CPU time (user and system) used so far by the
+// processes of process group pgid.
+func groupCPU(pgid int) time.Duration {
+	var ticks int64
+	for _, pid := range pids() {
+		// Fields 5, 14 and 15: pgrp, utime, stime.
+		f := statFields(pid)
+		if f == nil || f[2] != strconv.Itoa(pgid) {
+			continue
+		}
+		u, _ := strconv.ParseInt(f[11], 10, 64)
+		s, _ := strconv.ParseInt(f[12], 10, 64)
+		ticks += u + s
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ is 100 on Linux
 }
 
 // Eval evaluates a JavaScript expression in the page and decodes its

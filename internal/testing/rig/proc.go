@@ -230,16 +230,45 @@ func alive(pid int) bool {
 	if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
 		return false
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	f := statFields(pid)
+	if f == nil {
 		return false
 	}
-	// Field 3, after the parenthesised command name, is the state.
-	i := bytes.LastIndexByte(b, ')')
-	if i < 0 || i+2 >= len(b) {
-		return true
+	return f[0] != "Z"
+}
+
+// statFields returns the fields of /proc/PID/stat that follow the
+// parenthesised command name (which may hold spaces and parentheses):
+// f[0] is field 3, the state. It is nil when pid is gone.
+func statFields(pid int) []string {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return nil
 	}
-	return b[i+2] != 'Z'
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return nil
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 20 {
+		return nil
+	}
+	return f
+}
+
+// pids lists the processes running now.
+func pids() []int {
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, e := range ents {
+		if n, err := strconv.Atoi(e.Name()); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // cmdline returns the command line of pid with arguments joined by spaces.
@@ -255,26 +284,10 @@ func cmdline(pid int) string {
 // read from /proc. sshd serves each connection in a child that calls
 // setsid, so these are not in pid's process group.
 func descendants(pid int) []int {
-	ents, err := os.ReadDir("/proc")
-	if err != nil {
-		return nil
-	}
 	children := map[int][]int{}
-	for _, e := range ents {
-		n, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-		if err != nil {
-			continue
-		}
-		i := bytes.LastIndexByte(b, ')')
-		if i < 0 {
-			continue
-		}
-		f := strings.Fields(string(b[i+1:]))
-		if len(f) < 2 {
+	for _, n := range pids() {
+		f := statFields(n)
+		if f == nil {
 			continue
 		}
 		pp, err := strconv.Atoi(f[1])

@@ -668,19 +668,11 @@ func writeOwner(dir string) error {
 // procStart returns the start time of pid in clock ticks since boot
 // (field 22 of /proc/PID/stat), 0 when unknown.
 func procStart(pid int) uint64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
+	f := statFields(pid)
+	if f == nil {
 		return 0
 	}
-	i := strings.LastIndexByte(string(b), ')')
-	if i < 0 {
-		return 0
-	}
-	f := strings.Fields(string(b[i+1:]))
 	// f[0] is field 3 (state), so field 22 is f[19].
-	if len(f) < 20 {
-		return 0
-	}
 	n, _ := strconv.ParseUint(f[19], 10, 64)
 	return n
 }
