@@ -31,9 +31,14 @@ check:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
+# RACE_TESTS run again under the race detector: the images the FastCGI
+# server draws at once.
+RACE_TESTS := Concurrently|TestAhead|TestHotSet
+
 ## test: every test, with real PostgreSQL and sshd started on loopback
 test: deps build check
 	$(GO) test $(TESTFLAGS) ./...
+	$(GO) test -race -count=1 -run '$(RACE_TESTS)' ./graph ./cgi-bin
 
 ## test-hard: faults, resets, deadlines, security and load against a real rig, then each fuzz target; prints a table (internal/testing/faults/README.md)
 test-hard: deps build

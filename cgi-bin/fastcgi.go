@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/fcgi"
 	"os"
+	"runtime"
 	"sync"
 	"syscall"
 	"time"
@@ -26,6 +27,11 @@ const (
 	idleConns  = 8
 	idleMaxAge = time.Minute
 )
+
+// aheadSlots is how many images the FastCGI server draws ahead at once:
+// one per CPU, and one more to use a CPU while another drawing waits for
+// PostgreSQL.
+func aheadSlots() int { return runtime.GOMAXPROCS(0) + 1 }
 
 // sweepEvery is how often the FastCGI server clears a client's image
 // cache of what expired (the CGI's spool writer does it for the CGI).
@@ -71,10 +77,14 @@ func listenSocket(ctx context.Context, path string) (net.Listener, error) {
 // database's connections kept between requests. The process environment
 // (getenv) fills in what a request does not set. Each request's access
 // log row is spooled, and its connections handed back, after its
-// response is out; at the end it waits for those and the spool's
-// writing, up to closeTimeout.
+// response is out. Images are drawn ahead (ahead). At the end it waits
+// for those and the spool's writing, up to closeTimeout, and for the
+// drawing ahead to stop.
 func serveFastCGI(ctx context.Context, ln net.Listener, getenv func(string) string, log *slog.Logger) error {
-	s := &sites{log: log, idle: store.NewIdle(idleConns, idleMaxAge), byKey: map[string]*siteEntry{}, now: time.Now}
+	actx, stopDrawing := context.WithCancel(ctx)
+	defer stopDrawing()
+	s := &sites{log: log, idle: store.NewIdle(idleConns, idleMaxAge), byKey: map[string]*siteEntry{}, now: time.Now,
+		ahead: newAhead(actx, aheadSlots(), log)}
 	var running sync.WaitGroup
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		running.Add(1)
@@ -99,6 +109,7 @@ func serveFastCGI(ctx context.Context, ln net.Listener, getenv func(string) stri
 			s.sweep(e)
 		}()
 	})
+	s.ahead.run()
 	errc := make(chan error, 1)
 	go func() { errc <- fcgi.Serve(ln, h) }()
 	// Idle connections go after idleMaxAge, requests or none.
@@ -133,6 +144,8 @@ func serveFastCGI(ctx context.Context, ln net.Listener, getenv func(string) stri
 	case <-time.After(closeTimeout):
 		log.Warn("requests still running at exit", logging.Step, "stop")
 	}
+	stopDrawing()
+	s.ahead.stop()
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), closeTimeout)
 	defer cancel()
 	return errors.Join(err, s.idle.Close(cctx))
@@ -142,9 +155,10 @@ func serveFastCGI(ctx context.Context, ln net.Listener, getenv func(string) stri
 // (and web role and pgpass file) it has served, each built again when its
 // config.ini changes.
 type sites struct {
-	log  *slog.Logger
-	idle *store.Idle
-	now  func() time.Time
+	log   *slog.Logger
+	idle  *store.Idle
+	ahead *ahead
+	now   func() time.Time
 
 	mu    sync.Mutex
 	byKey map[string]*siteEntry
@@ -199,6 +213,7 @@ func (s *sites) site(getenv func(string) string, path string) (*siteEntry, error
 	// after the request that starts it, in the background, every row
 	// gathered meanwhile in one statement.
 	h.behindApache(path)
+	h.ahead = s.ahead
 	e := &siteEntry{h: h, stamp: st}
 	s.byKey[key] = e
 	return e, nil

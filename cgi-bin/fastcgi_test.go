@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"net"
 	"os"
@@ -11,8 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pggraph/pggraph/collector"
 	"github.com/pggraph/pggraph/internal/config"
 	"github.com/pggraph/pggraph/internal/testing/fcgiclient"
+	"github.com/pggraph/pggraph/metric"
 )
 
 // TestListenSocket: the FastCGI server takes over a socket file a
@@ -113,34 +116,14 @@ func TestFastCGIWithoutApache(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var stderr syncBuffer
-	sock := filepath.Join(dir, "web.sock")
-	p, err := fcgiclient.Start(t.Context(), web.cgi, []string{"-serve", sock}, sock, fcgiclient.Env(), &stderr)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := startFastCGI(t, dir)
+	p, stderr, get := srv.p, srv.stderr, srv.get
 	stopped := false
 	defer func() {
 		if !stopped {
 			p.Stop(5 * time.Second)
 		}
 	}()
-	get := func(dir, uri, user string) *fcgiclient.Response {
-		t.Helper()
-		path, query, _ := strings.Cut(uri, "?")
-		params := map[string]string{"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1",
-			"HTTP_HOST": "127.0.0.1", "SCRIPT_FILENAME": filepath.Join(dir, "index.cgi"), "SCRIPT_NAME": path,
-			"REQUEST_URI": uri, "QUERY_STRING": query, "REMOTE_ADDR": "127.0.0.1",
-			"PGPASSFILE": filepath.Join(web.dir, "pgpass"), "GOMAXPROCS": "1"}
-		if user != "" {
-			params["REMOTE_USER"], params["AUTH_TYPE"], params["MATCH_CLIENT"] = user, "form", "acme"
-		}
-		resp, err := p.Do(t.Context(), params)
-		if err != nil {
-			t.Fatalf("%s: %v\nstderr: %s", uri, err, stderr.String())
-		}
-		return resp
-	}
 
 	for i, width := range []string{"400", "500", "400"} {
 		resp := get(acme, base+"?graph=connections&width="+width, "alice")
@@ -190,4 +173,139 @@ func TestFastCGIWithoutApache(t *testing.T) {
 	if err := p.Stop(5 * time.Second); err != nil {
 		t.Errorf("SIGTERM: %v\nstderr: %s", err, stderr.String())
 	}
+}
+
+// fastcgiServer is pggraph.cgi -serve on a socket in a test's directory.
+type fastcgiServer struct {
+	t      *testing.T
+	p      *fcgiclient.Process
+	stderr *syncBuffer
+}
+
+// startFastCGI starts the web site's pggraph.cgi -serve with its socket
+// in dir.
+func startFastCGI(t *testing.T, dir string) *fastcgiServer {
+	t.Helper()
+	s := &fastcgiServer{t: t, stderr: &syncBuffer{}}
+	sock := filepath.Join(dir, "web.sock")
+	p, err := fcgiclient.Start(t.Context(), web.cgi, []string{"-serve", sock}, sock, fcgiclient.Env(), s.stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.p = p
+	return s
+}
+
+// get sends a GET of uri (/pggraph/CLIENT/…) for the install directory
+// dir, as Apache would for user (none when ""), whom it checked against
+// CLIENT.
+func (s *fastcgiServer) get(dir, uri, user string) *fcgiclient.Response {
+	s.t.Helper()
+	path, query, _ := strings.Cut(uri, "?")
+	params := map[string]string{"GATEWAY_INTERFACE": "CGI/1.1", "REQUEST_METHOD": "GET", "SERVER_PROTOCOL": "HTTP/1.1",
+		"HTTP_HOST": "127.0.0.1", "SCRIPT_FILENAME": filepath.Join(dir, "index.cgi"), "SCRIPT_NAME": path,
+		"REQUEST_URI": uri, "QUERY_STRING": query, "REMOTE_ADDR": "127.0.0.1",
+		"PGPASSFILE": filepath.Join(web.dir, "pgpass"), "GOMAXPROCS": "1"}
+	if user != "" {
+		params["REMOTE_USER"], params["AUTH_TYPE"], params["MATCH_CLIENT"] = user, "form", strings.Split(path, "/")[2]
+	}
+	resp, err := s.p.Do(s.t.Context(), params)
+	if err != nil {
+		s.t.Fatalf("%s: %v\nstderr: %s", uri, err, s.stderr.String())
+	}
+	return resp
+}
+
+// TestFastCGIDrawsAhead: the server draws a page's images into the
+// client's image cache before the browser asks for them, answers the
+// browser with them, and once a new collection is stored draws them
+// again from it, unasked.
+func TestFastCGIDrawsAhead(t *testing.T) {
+	webSite(t)
+	ctx := t.Context()
+	const prefix = "ahead"
+	st, err := ownerStore(ctx, web.rig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close(ctx)
+	var taken time.Time
+	reader := collector.Reader{Remote: monitor(web.rig.PG), Groups: metric.Groups(), Now: func() time.Time { return taken }}
+	collect := func(at time.Time, prev *metric.Snapshot) *metric.Snapshot {
+		t.Helper()
+		taken = at.UTC().Truncate(time.Second)
+		cur, err := storeRun(ctx, st, reader, prefix, prev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cur
+	}
+	prev := collect(time.Now().Add(-5*time.Minute), nil)
+	collect(time.Now().Add(-2*time.Minute), prev)
+
+	dir := filepath.Join(t.TempDir(), prefix)
+	cfg, err := config.Load(filepath.Join(web.root, "acme", "config.ini"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Install.Directory, cfg.Install.WWWPath, cfg.Local.Prefix = dir, "pggraph/"+prefix, prefix
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Write(filepath.Join(dir, "config.ini")); err != nil {
+		t.Fatal(err)
+	}
+	srv := startFastCGI(t, filepath.Dir(dir))
+	defer srv.p.Stop(5 * time.Second)
+
+	page := srv.get(dir, "/pggraph/"+prefix+"/index.cgi", "alice")
+	if page.Status != 200 {
+		t.Fatalf("page: %d %.300s", page.Status, page.Body)
+	}
+	srcs := attrs(string(page.Body), "src")
+	if len(srcs) < 5 {
+		t.Fatalf("the page has %d images", len(srcs))
+	}
+	cacheDir := filepath.Join(dir, cacheDirName)
+	// drawn waits until the cache holds an image for each src, drawn
+	// from the collection at last, and returns them by name.
+	drawn := func(last time.Time, within time.Duration) map[string][]byte {
+		t.Helper()
+		deadline := time.Now().Add(within)
+		for {
+			got := map[string][]byte{}
+			des, _ := os.ReadDir(cacheDir)
+			for _, de := range des {
+				data, err := os.ReadFile(filepath.Join(cacheDir, de.Name()))
+				head, body, ok := bytes.Cut(data, []byte("\n"))
+				var e entry
+				if err == nil && ok && json.Unmarshal(head, &e) == nil && e.Last.Equal(last) {
+					got[de.Name()] = body
+				}
+			}
+			if len(got) == len(srcs) {
+				return got
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d of the page's %d images drawn from the collection at %v after %v\nstderr: %s", len(got), len(srcs), last, within, srv.stderr.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	images := drawn(taken, 10*time.Second)
+	for _, src := range srcs {
+		resp := srv.get(dir, src, "alice")
+		if resp.Status != 200 || resp.Header["Content-Type"] != "image/png" {
+			t.Fatalf("%s: %d %v", src, resp.Status, resp.Header)
+		}
+		found := false
+		for _, body := range images {
+			found = found || bytes.Equal(body, resp.Body)
+		}
+		if !found {
+			t.Errorf("%s: not an image drawn ahead", src)
+		}
+	}
+	collect(time.Now(), nil)
+	drawn(taken, refreshEvery+10*time.Second)
 }

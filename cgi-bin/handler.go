@@ -114,6 +114,9 @@ type handler struct {
 	// cache, when set, keeps the images and CSV drawn until the next
 	// collection is due (the CGI).
 	cache *cache
+	// ahead, when set (with cache), draws a page's images as soon as the
+	// page is rendered (the FastCGI server).
+	ahead *ahead
 }
 
 // recorder remembers the status a handler sent.
@@ -202,7 +205,10 @@ func (h *handler) respond(rw http.ResponseWriter, r *http.Request) (finish func(
 	} else if req, perr = parseRequest(r.URL.RawQuery, h.now()); perr == nil {
 		req.Range.Keep = h.site.Keep
 		if req.Kind == kindGraph && h.cache != nil {
-			conns.hit = h.cache.get(h.cacheKey(req))
+			key := h.cacheKey(req)
+			if conns.hit = h.cache.get(key); conns.hit == nil && h.ahead != nil {
+				conns.hit = h.ahead.wait(ctx, key)
+			}
 		}
 		if conns.hit == nil {
 			conns.samples = openAsync(ctx, h.openSamples)
@@ -220,7 +226,11 @@ func (h *handler) respond(rw http.ResponseWriter, r *http.Request) (finish func(
 				}
 			}
 		}()
-		if herr := h.serve(ctx, log, w, r, conns, req, perr); herr != nil {
+		herr := h.serve(ctx, log, w, r, conns, req, perr)
+		if h.ahead != nil && h.cache != nil && len(conns.images) > 0 {
+			h.ahead.page(h, conns.images)
+		}
+		if herr != nil {
 			if herr.Status >= 500 {
 				log.Error(herr.Msg, logging.Step, "serve", "query", r.URL.RawQuery)
 				herr = &httpError{herr.Status, herr.public()}
@@ -264,6 +274,8 @@ type conns struct {
 	samples    *pending[samples]
 	clients    *pending[clientsSource]
 	hit, drawn *entry
+	// images are the srcs of the images of the page it rendered.
+	images []string
 }
 
 // logAccess writes the request's row to client_access_log: to the spool,
@@ -450,7 +462,7 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 		body, herr = h.alertsCSV(ctx, src)
 		ctype = "text/csv; charset=utf-8"
 	default:
-		body, herr = h.page(ctx, src, req, last, visitOf(r))
+		body, c.images, herr = h.page(ctx, src, req, last, visitOf(r))
 		ctype = "text/html; charset=utf-8"
 	}
 	if herr != nil {
@@ -459,9 +471,53 @@ func (h *handler) serve(ctx context.Context, log *slog.Logger, w http.ResponseWr
 	step("rendered")
 	h.send(w, r, req, ctype, body)
 	if req.Kind == kindGraph && !last.IsZero() {
-		c.drawn = &entry{ETag: tag, Type: ctype, Last: last, Expires: last.Add(h.site.Interval), Body: body}
+		c.drawn = h.entryOf(req, last, ctype, body)
 	}
 	return nil
+}
+
+// entryOf is the cache entry of req's image or CSV, drawn from the data
+// collected at last: it lasts until the next collection is due.
+func (h *handler) entryOf(req request, last time.Time, ctype string, body []byte) *entry {
+	return &entry{ETag: h.etag(req, last, visit{}), Type: ctype, Last: last, Expires: last.Add(h.site.Interval), Body: body}
+}
+
+// lastCollected reads when the client was last collected, with a
+// connection of its own.
+func (h *handler) lastCollected(ctx context.Context) (last time.Time, err error) {
+	src, err := h.openSamples(ctx)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%s: %w", msgSamplesDown, err)
+	}
+	defer func() {
+		if cerr := src.Close(ctx); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	return src.LastCollected(ctx, h.site.Prefix)
+}
+
+// drawEntry draws req's image (or CSV) with a connection of its own, as
+// a cache entry; nil when nothing is collected yet.
+func (h *handler) drawEntry(ctx context.Context, req request) (e *entry, err error) {
+	src, err := h.openSamples(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", msgSamplesDown, err)
+	}
+	defer func() {
+		if cerr := src.Close(ctx); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	last, err := src.LastCollected(ctx, h.site.Prefix)
+	if err != nil || last.IsZero() {
+		return nil, err
+	}
+	body, ctype, herr := h.graph(ctx, src, req)
+	if herr != nil {
+		return nil, errors.New(herr.Msg)
+	}
+	return h.entryOf(req, last, ctype, body), nil
 }
 
 // send writes a 200 response to req, its caching headers set.

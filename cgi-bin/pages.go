@@ -308,8 +308,9 @@ func opening(req request, since time.Time) (request, bool) {
 }
 
 // page renders an HTML page for who: over the request's range, or for a
-// young client over all its data (opening).
-func (h *handler) page(ctx context.Context, src samples, req request, last time.Time, who visit) ([]byte, *httpError) {
+// young client over all its data (opening). It returns the page and the
+// srcs of its images, in page order.
+func (h *handler) page(ctx context.Context, src samples, req request, last time.Time, who visit) ([]byte, []string, *httpError) {
 	base := h.site.base()
 	v := view{Title: h.site.Title, Updated: "never", User: who.User}
 	if who.Form {
@@ -320,7 +321,7 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 	}
 	since, err := src.DataSince(ctx, h.site.Prefix)
 	if err != nil {
-		return nil, &httpError{http.StatusInternalServerError, err.Error()}
+		return nil, nil, &httpError{http.StatusInternalServerError, err.Error()}
 	}
 	shown, young := opening(req, since)
 	v.Young = young
@@ -383,14 +384,14 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		v.Heading = "Server overview"
 		v.Crumbs = []link{{Text: "Overview", Current: true}}
 		if herr := h.images(ctx, src, shown, graph.Server, "", "", &v); herr != nil {
-			return nil, herr
+			return nil, nil, herr
 		}
 		if herr := h.pageEvents(ctx, src, req, shown, "", here, &v); herr != nil {
-			return nil, herr
+			return nil, nil, herr
 		}
 		dbs, err := graph.Databases(ctx, src, h.site.Prefix)
 		if herr := dataError(err, req); herr != nil {
-			return nil, herr
+			return nil, nil, herr
 		}
 		for _, db := range dbs {
 			at := func(sort string) string {
@@ -404,16 +405,16 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		}
 	case pageTables:
 		if herr := h.tablesPage(ctx, src, req, shown, &v); herr != nil {
-			return nil, herr
+			return nil, nil, herr
 		}
 		v.Crumbs = []link{overview, {Text: req.DB, Current: true}}
 		if herr := h.pageEvents(ctx, src, req, shown, req.DB, here, &v); herr != nil {
-			return nil, herr
+			return nil, nil, herr
 		}
 	case pageTable:
 		idx, err := graph.Indexes(ctx, src, h.site.Prefix, req.DB, req.Table, shown.Range)
 		if herr := dataError(err, req); herr != nil {
-			return nil, herr
+			return nil, nil, herr
 		}
 		v.Heading = "Table " + req.Table
 		v.DB = req.DB
@@ -421,10 +422,10 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 			{Text: req.DB, Href: query(base, append([]string{"page", pageTables, "db", req.DB}, pageRange(req)...)...)},
 			{Text: req.Table, Current: true}}
 		if herr := h.images(ctx, src, shown, graph.Table, req.DB, req.Table, &v); herr != nil {
-			return nil, herr
+			return nil, nil, herr
 		}
 		if herr := h.pageEvents(ctx, src, req, shown, req.DB, here, &v); herr != nil {
-			return nil, herr
+			return nil, nil, herr
 		}
 		v.ShowIndex = true
 		for _, x := range idx {
@@ -432,28 +433,37 @@ func (h *handler) page(ctx context.Context, src samples, req request, last time.
 		}
 	case pageQueries, pageQuery:
 		if herr := h.queriesPages(ctx, src, req, shown, overview, &v); herr != nil {
-			return nil, herr
+			return nil, nil, herr
 		}
 	case pageEvents:
 		if herr := h.eventsPage(ctx, src, req, shown, &v); herr != nil {
-			return nil, herr
+			return nil, nil, herr
 		}
 		v.Crumbs = []link{overview, {Text: "Events", Current: true}}
 	case pageAlerts:
 		if herr := h.alertsPage(ctx, src, req, overview, &v); herr != nil {
-			return nil, herr
+			return nil, nil, herr
 		}
 	}
 	v.Alerts = h.banner(ctx, src, base, pageRange(req))
 	tmpl, err := pageTemplate()
 	if err != nil {
-		return nil, &httpError{http.StatusInternalServerError, "page template: " + err.Error()}
+		return nil, nil, &httpError{http.StatusInternalServerError, "page template: " + err.Error()}
 	}
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, v); err != nil {
-		return nil, &httpError{http.StatusInternalServerError, "render page: " + err.Error()}
+		return nil, nil, &httpError{http.StatusInternalServerError, "render page: " + err.Error()}
 	}
-	return buf.Bytes(), nil
+	var images []string
+	for _, g := range v.Graphs {
+		images = append(images, g.Src)
+	}
+	for _, t := range v.Tables {
+		if t.Image.Src != "" {
+			images = append(images, t.Image.Src)
+		}
+	}
+	return buf.Bytes(), images, nil
 }
 
 // tablesPage fills v with a database's graphs (page 1) and one page of
