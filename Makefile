@@ -4,7 +4,7 @@ BIN     := bin
 # Debian packages the tests need; deploy/deps.sh installs the missing ones.
 DEBS    := postgresql postgresql-client postgresql-15-pg-wait-sampling \
            openssh-server openssh-client apache2 libaprutil1-dbd-pgsql apache2-utils chromium rrdtool time \
-           exim4-daemon-light
+           exim4-daemon-light gcc
 TESTFLAGS ?= -count=1 -timeout 15m
 # Static binaries: they copy to any Linux host, and a CGI process starts
 # without the dynamic loader and cgo's thread setup (about 4 ms of CPU per
@@ -31,14 +31,14 @@ check:
 	  if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
 
-# RACE_TESTS run again under the race detector: the images the FastCGI
-# server draws at once.
+# RACE_TESTS run again under the race detector (which needs cgo, and so
+# gcc): the images the FastCGI server draws at once.
 RACE_TESTS := Concurrently|TestAhead|TestHotSet
 
 ## test: every test, with real PostgreSQL and sshd started on loopback
 test: deps build check
 	$(GO) test $(TESTFLAGS) ./...
-	$(GO) test -race -count=1 -run '$(RACE_TESTS)' ./graph ./cgi-bin
+	CGO_ENABLED=1 $(GO) test -race -count=1 -run '$(RACE_TESTS)' ./graph ./cgi-bin
 
 ## test-hard: faults, resets, deadlines, security and load against a real rig, then each fuzz target; prints a table (internal/testing/faults/README.md)
 test-hard: deps build
