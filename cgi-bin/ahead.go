@@ -99,7 +99,7 @@ func (a *ahead) page(h *handler, srcs []string) {
 		if err != nil {
 			continue
 		}
-		req, ok := imageRequest(h, u.RawQuery, now)
+		req, ok := h.imageRequest(u.RawQuery)
 		if !ok {
 			continue
 		}
@@ -114,15 +114,11 @@ func (a *ahead) page(h *handler, srcs []string) {
 	}
 }
 
-// imageRequest parses an image's query string for h, false when it is
+// imageRequest parses an image's query string, false when it is
 // not one.
-func imageRequest(h *handler, rawQuery string, now time.Time) (request, bool) {
-	req, perr := parseRequest(rawQuery, now)
-	if perr != nil || req.Kind != kindGraph || req.CSV {
-		return request{}, false
-	}
-	req.Range.Keep = h.site.Keep
-	return req, true
+func (h *handler) imageRequest(rawQuery string) (request, bool) {
+	req, perr := h.parse(rawQuery)
+	return req, perr == nil && req.Kind == kindGraph && !req.CSV
 }
 
 // trim keeps the hotMax images shown last. The caller holds a.mu.
@@ -277,9 +273,8 @@ func (a *ahead) refresh() {
 			}
 			return shown[i].place < shown[j].place
 		})
-		now := c.h.now()
 		for _, im := range shown {
-			if req, ok := imageRequest(c.h, im.query, now); ok {
+			if req, ok := c.h.imageRequest(im.query); ok {
 				a.start(c.set, c.h, req, c.h.cacheKey(req), last)
 			}
 		}

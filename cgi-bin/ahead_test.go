@@ -87,7 +87,7 @@ func (s *aheadSite) images(t *testing.T, page string) (srcs, keys []string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		req, ok := imageRequest(s.h, u.RawQuery, s.h.now())
+		req, ok := s.h.imageRequest(u.RawQuery)
 		if !ok {
 			t.Fatalf("src %q is no image", src)
 		}

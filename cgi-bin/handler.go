@@ -202,8 +202,7 @@ func (h *handler) respond(rw http.ResponseWriter, r *http.Request) (finish func(
 		if req, perr = parseRoot(r.URL.RawQuery); perr == nil {
 			conns.clients = openAsync(ctx, h.openClients)
 		}
-	} else if req, perr = parseRequest(r.URL.RawQuery, h.now()); perr == nil {
-		req.Range.Keep = h.site.Keep
+	} else if req, perr = h.parse(r.URL.RawQuery); perr == nil {
 		if req.Kind == kindGraph && h.cache != nil {
 			key := h.cacheKey(req)
 			if conns.hit = h.cache.get(key); conns.hit == nil && h.ahead != nil {
@@ -482,42 +481,54 @@ func (h *handler) entryOf(req request, last time.Time, ctype string, body []byte
 	return &entry{ETag: h.etag(req, last, visit{}), Type: ctype, Last: last, Expires: last.Add(h.site.Interval), Body: body}
 }
 
-// lastCollected reads when the client was last collected, with a
-// connection of its own.
-func (h *handler) lastCollected(ctx context.Context) (last time.Time, err error) {
+// parse parses a request's query string at h's now, for h's client.
+func (h *handler) parse(rawQuery string) (request, *httpError) {
+	req, perr := parseRequest(rawQuery, h.now())
+	req.Range.Keep = h.site.Keep
+	return req, perr
+}
+
+// withSamples runs fn with a connection of its own to the samples
+// database, closed (or kept, Server.Idle) after it.
+func (h *handler) withSamples(ctx context.Context, fn func(samples) error) (err error) {
 	src, err := h.openSamples(ctx)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("%s: %w", msgSamplesDown, err)
+		return fmt.Errorf("%s: %w", msgSamplesDown, err)
 	}
 	defer func() {
 		if cerr := src.Close(ctx); cerr != nil && err == nil {
 			err = cerr
 		}
 	}()
-	return src.LastCollected(ctx, h.site.Prefix)
+	return fn(src)
+}
+
+// lastCollected reads when the client was last collected, with a
+// connection of its own.
+func (h *handler) lastCollected(ctx context.Context) (last time.Time, err error) {
+	err = h.withSamples(ctx, func(src samples) error {
+		last, err = src.LastCollected(ctx, h.site.Prefix)
+		return err
+	})
+	return last, err
 }
 
 // drawEntry draws req's image (or CSV) with a connection of its own, as
 // a cache entry; nil when nothing is collected yet.
 func (h *handler) drawEntry(ctx context.Context, req request) (e *entry, err error) {
-	src, err := h.openSamples(ctx)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", msgSamplesDown, err)
-	}
-	defer func() {
-		if cerr := src.Close(ctx); cerr != nil && err == nil {
-			err = cerr
+	err = h.withSamples(ctx, func(src samples) error {
+		last, err := src.LastCollected(ctx, h.site.Prefix)
+		if err != nil || last.IsZero() {
+			return err
 		}
-	}()
-	last, err := src.LastCollected(ctx, h.site.Prefix)
-	if err != nil || last.IsZero() {
-		return nil, err
-	}
-	body, ctype, herr := h.graph(ctx, src, req)
-	if herr != nil {
-		return nil, errors.New(herr.Msg)
-	}
-	return h.entryOf(req, last, ctype, body), nil
+		body, ctype, herr := h.graph(ctx, src, req)
+		if herr != nil {
+			return errors.New(herr.Msg)
+		}
+		e = h.entryOf(req, last, ctype, body)
+		return nil
+	})
+	return e, err
 }
 
 // send writes a 200 response to req, its caching headers set.
